@@ -1,0 +1,281 @@
+package lab
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/telesurgery-preflight/preflight/profiles"
+)
+
+// Sides of the demo, and the built-in profile each one runs.
+var Sides = map[string]string{"patient": "demo-patient", "surgeon": "demo-surgeon"}
+
+// Demo is a running simulated facility on loopback.
+type Demo struct {
+	Side    string
+	Profile *profiles.Profile
+	Dir     string // holds demo-ca.pem; removed by Close
+
+	closers []io.Closer
+	wg      sync.WaitGroup
+}
+
+// tlsFlaw selects how a simulated TLS endpoint is (mis)configured.
+type tlsFlaw int
+
+const (
+	tlsGood         tlsFlaw = iota // TLS 1.3 only, client certificate required
+	tlsNoClientAuth                // TLS 1.2–1.3, never asks for a client certificate
+	tlsLegacy                      // accepts TLS 1.0 and CBC suites
+	tlsExpiring                    // certificate expires in 5 days
+	tlsExpiring20                  // certificate expires in 20 days
+)
+
+type tlsService struct {
+	addr, name string
+	flaw       tlsFlaw
+}
+
+type dnsService struct {
+	addr  string
+	zone  map[string]string // internal name → IPv4 address
+	leaks map[string]string // outside names the resolver wrongly answers (a planted leak)
+}
+
+type layout struct {
+	listeners []string // plain TCP listeners (accept, then close)
+	tls       []tlsService
+	dns       dnsService
+}
+
+var layouts = map[string]layout{
+	"patient": {
+		listeners: []string{
+			"127.77.1.10:18443", "127.77.1.10:18444", // robot: allowed
+			"127.77.1.10:18023", // robot: planted, not allowed (a forgotten telnet-like service)
+			"127.77.6.10:18500", // surgeon console over the closed network
+		},
+		tls: []tlsService{
+			{"127.77.3.11:18443", "api.cloud.lab.test", tlsGood},
+			{"127.77.3.10:18443", "logs.cloud.lab.test", tlsNoClientAuth}, // planted
+			{"127.77.4.1:18443", "vpn.patient.lab.test", tlsLegacy},       // planted
+			{"127.77.4.2:18443", "maint.patient.lab.test", tlsExpiring},   // planted
+		},
+		dns: dnsService{
+			addr:  "127.77.5.53:18053",
+			zone:  map[string]string{"robot.patient.lab.test.": "127.77.1.10", "dns.patient.lab.test.": "127.77.5.53"},
+			leaks: map[string]string{"telemetry.vendor.example.": "192.0.2.80"}, // planted
+		},
+	},
+	"surgeon": {
+		listeners: []string{"127.78.1.10:18500", "127.78.6.10:18443"},
+		tls: []tlsService{
+			{"127.78.3.10:18443", "video.surgeon.lab.test", tlsExpiring20}, // warning-level: waive or fix
+		},
+		dns: dnsService{
+			addr: "127.78.5.53:18053",
+			zone: map[string]string{"console.surgeon.lab.test.": "127.78.1.10"},
+		},
+	},
+}
+
+// StartDemo starts the simulated services of one side ("patient" or "surgeon") and loads its built-in
+// profile. Everything listens on 127.77.x.y / 127.78.x.y only. Close stops it all.
+func StartDemo(side string) (d *Demo, err error) {
+	l, ok := layouts[side]
+	if !ok {
+		return nil, fmt.Errorf("unknown demo side %q: use patient or surgeon", side)
+	}
+	dir, err := os.MkdirTemp("", "preflight-demo-")
+	if err != nil {
+		return nil, err
+	}
+	d = &Demo{Side: side, Dir: dir}
+	defer func() {
+		if err != nil {
+			d.Close()
+			d = nil
+		}
+	}()
+	ca, err := NewCA("preflight demo CA")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "demo-ca.pem"), ca.PEM, 0o644); err != nil {
+		return nil, err
+	}
+	for _, a := range l.listeners {
+		if err := d.serveTCP(a, nil); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range l.tls {
+		cfg, err := tlsConfig(ca, s)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.serveTCP(s.addr, cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.serveDNS(l.dns); err != nil {
+		return nil, err
+	}
+	if d.Profile, err = profiles.Builtin(Sides[side], dir); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func listenErr(addr string, err error) error {
+	if errors.Is(err, os.ErrPermission) || strings.Contains(err.Error(), "address already in use") {
+		return fmt.Errorf("demo: cannot listen on %s: %w (is another `preflight demo` running? stop it first)", addr, err)
+	}
+	return fmt.Errorf("demo: cannot listen on %s: %w", addr, err)
+}
+
+// serveTCP accepts connections on addr; with cfg it completes a TLS handshake and closes, otherwise it
+// closes at once.
+func (d *Demo) serveTCP(addr string, cfg *tls.Config) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return listenErr(addr, err)
+	}
+	d.closers = append(d.closers, ln)
+	d.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if cfg == nil {
+				c.Close()
+				continue
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				tc := tls.Server(c, cfg)
+				if err := tc.HandshakeContext(context.Background()); err == nil {
+					_, _ = tc.Write([]byte("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+				}
+			}()
+		}
+	})
+	return nil
+}
+
+func tlsConfig(ca *CA, s tlsService) (*tls.Config, error) {
+	leaf := Leaf{Names: []string{s.name}}
+	switch s.flaw {
+	case tlsExpiring:
+		leaf.NotAfter = time.Now().Add(5*24*time.Hour + time.Hour)
+	case tlsExpiring20:
+		leaf.NotAfter = time.Now().Add(20*24*time.Hour + time.Hour)
+	}
+	cert, err := ca.Issue(leaf)
+	if err != nil {
+		return nil, err
+	}
+	// AEAD suites only unless a flaw is planted, so each service shows just its own flaw.
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, CipherSuites: []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	}}
+	switch s.flaw {
+	case tlsGood:
+		cfg.MinVersion = tls.VersionTLS13
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		cfg.ClientCAs = ca.Pool()
+	case tlsLegacy:
+		cfg.MinVersion = tls.VersionTLS10
+		cfg.CipherSuites = []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		}
+	}
+	return cfg, nil
+}
+
+func (d *Demo) serveDNS(s dnsService) error {
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.Authoritative = true
+		if len(q.Question) != 1 {
+			m.Rcode = dns.RcodeFormatError
+			_ = w.WriteMsg(m)
+			return
+		}
+		name := strings.ToLower(q.Question[0].Name)
+		addr, internal := s.zone[name]
+		if !internal {
+			addr, internal = s.leaks[name]
+		}
+		switch {
+		case !internal:
+			m.Rcode = dns.RcodeRefused
+			m.Authoritative = false
+		case q.Question[0].Qtype == dns.TypeA:
+			rr, err := dns.NewRR(fmt.Sprintf("%s 60 IN A %s", name, addr))
+			if err == nil {
+				m.Answer = append(m.Answer, rr)
+			}
+		}
+		_ = w.WriteMsg(m)
+	})
+	pc, err := net.ListenPacket("udp", s.addr)
+	if err != nil {
+		return listenErr(s.addr, err)
+	}
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		pc.Close()
+		return listenErr(s.addr, err)
+	}
+	d.closers = append(d.closers, pc, ln) // closed again after Shutdown: harmless, and covers a failed start
+	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
+		// Shutdown before the server has started would fail and leave it running: wait for the start.
+		started, failed := make(chan struct{}), make(chan error, 1)
+		srv.NotifyStartedFunc = func() { close(started) }
+		d.wg.Go(func() {
+			if err := srv.ActivateAndServe(); err != nil {
+				slog.Debug("demo dns server stopped", "err", err)
+				failed <- err
+			}
+		})
+		select {
+		case <-started:
+			d.closers = append(d.closers, shutdowner{srv})
+		case err := <-failed:
+			return fmt.Errorf("demo: dns on %s: %w", s.addr, err)
+		}
+	}
+	return nil
+}
+
+type shutdowner struct{ s *dns.Server }
+
+func (s shutdowner) Close() error { return s.s.Shutdown() }
+
+// Close stops every service, waits for them, and removes the demo's files.
+func (d *Demo) Close() error {
+	for _, c := range slices.Backward(d.closers) { // shutdowns before the sockets they serve
+		_ = c.Close()
+	}
+	d.wg.Wait()
+	return os.RemoveAll(d.Dir)
+}

@@ -1,0 +1,215 @@
+package profiles
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/telesurgery-preflight/preflight/checks"
+)
+
+// Guidelines lists the items of guideline section V that checklist items may cite.
+var Guidelines = []string{
+	"V(0)",
+	"V(1)-1", "V(1)-2", "V(1)-3",
+	"V(2)-1", "V(2)-2", "V(2)-3", "V(2)-4", "V(2)-5", "V(2)-6",
+	"V(3)-1", "V(3)-2", "V(3)-3", "V(3)-4",
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// validate checks what decoding cannot: required fields, references, ranges and the scope.
+func validate(d *decoder, p *Profile) {
+	v := &checker{d: d}
+	switch {
+	case p.Preflight == 0:
+		v.add(p, "preflight", "missing required field \"preflight\" (the format version): add `preflight: %d` at the top", FormatVersion)
+	case p.Preflight != FormatVersion:
+		v.add(p, "preflight", "unsupported format version %d: this preflight reads version %d (upgrade preflight, or rewrite the profile for version %d)", p.Preflight, FormatVersion, FormatVersion)
+	}
+	v.facility(p)
+	scope := v.scope(p)
+	targets := v.targets(p, scope)
+	v.defaults(p)
+	if p.Peer != nil {
+		v.peer(p.Peer)
+	}
+	if len(p.Sections) == 0 {
+		v.add(p, "sections", "missing required field \"sections\": a profile needs at least one section with items")
+	}
+	sections, items := map[string]bool{}, map[string]bool{}
+	for _, s := range p.Sections {
+		if s == nil {
+			continue
+		}
+		v.id(s, "id", s.ID, "section", sections)
+		v.text(s, "title", s.Title)
+		if len(s.Items) == 0 {
+			v.add(s, "items", "section %q has no items", s.ID)
+		}
+		for _, it := range s.Items {
+			if it != nil {
+				it.Section = s.ID
+				v.item(it, items, targets, scope)
+			}
+		}
+	}
+}
+
+type checker struct{ d *decoder }
+
+// add reports a problem at field of the struct (or map, or slice) that ptr points to.
+func (c *checker) add(ptr any, field, format string, args ...any) {
+	pos := c.d.at(ptr, field)
+	if c.d.bad[pos] {
+		return // the decoder's message about this value says more
+	}
+	c.d.errs.Add(pos, format, args...)
+}
+
+func (c *checker) id(ptr any, field, id, what string, seen map[string]bool) {
+	switch {
+	case id == "":
+		c.add(ptr, field, "%s: missing required field %q", what, field)
+	case !idPattern.MatchString(id):
+		c.add(ptr, field, "%s id %q: use lower-case letters, digits and dashes (e.g. robot-ports)", what, id)
+	case seen[id]:
+		c.add(ptr, field, "duplicate %s id %q: ids must be unique in a profile", what, id)
+	}
+	seen[id] = true
+}
+
+func (c *checker) text(ptr any, field string, t Text) {
+	if t.En == "" {
+		c.add(ptr, field, "missing required field %q (with at least an English text: {en: \"…\", ja: \"…\"})", field)
+	}
+}
+
+func (c *checker) facility(p *Profile) {
+	f := &p.Facility
+	if _, ok := c.d.nodes[f]; !ok {
+		c.add(p, "facility", "missing required field \"facility\": say which side this is, e.g. {id: patient-site, role: patient-side, name: …}")
+		return
+	}
+	c.id(f, "id", f.ID, "facility", map[string]bool{})
+	switch {
+	case f.Role == "":
+		c.add(f, "role", "missing required field \"role\" (one of %s)", strings.Join(Roles, ", "))
+	case !slices.Contains(Roles, f.Role):
+		c.add(f, "role", "unknown role %q (one of %s)", f.Role, strings.Join(Roles, ", "))
+	}
+	c.text(f, "name", f.Name)
+}
+
+func (c *checker) scope(p *Profile) checks.Scope {
+	if len(p.Scope) == 0 {
+		c.add(p, "scope", "missing required field \"scope\": list the networks probes may touch, e.g. [\"198.18.0.0/15\"]")
+	}
+	var prefixes []netip.Prefix
+	for i, s := range p.Scope {
+		pr := s.Prefix
+		if !pr.IsValid() {
+			continue // already reported by the decoder
+		}
+		if (pr.Addr().Is4() && pr.Bits() < 8) || (pr.Addr().Is6() && pr.Bits() < 16) {
+			c.add(&p.Scope, fmt.Sprintf("[%d]", i), "scope %s is over-broad: probes could reach the whole internet; list only this facility's networks", pr)
+			continue
+		}
+		prefixes = append(prefixes, pr)
+	}
+	return checks.NewScope(prefixes...)
+}
+
+func (c *checker) targets(p *Profile, scope checks.Scope) map[string]checks.Target {
+	out := map[string]checks.Target{}
+	for name, t := range p.Targets {
+		if !idPattern.MatchString(name) {
+			c.add(&p.Targets, name, "target name %q: use lower-case letters, digits and dashes", name)
+		}
+		if t == nil || !t.Address.IsValid() {
+			c.add(&p.Targets, name, "target %q: missing required field \"address\"", name)
+			continue
+		}
+		if !scope.Contains(t.Address.Addr) {
+			c.add(t, "address", "target %q address %s is outside scope (%s): fix the address, or add its network to scope if this facility owns it", name, t.Address, scope)
+		}
+		out[name] = checks.Target{Address: t.Address.Addr, Name: t.Name}
+	}
+	return out
+}
+
+func (c *checker) defaults(p *Profile) {
+	df := &p.Defaults
+	if df.Concurrency < 0 || df.Concurrency > 64 {
+		c.add(df, "concurrency", "concurrency %d must be between 1 and 64", df.Concurrency)
+	}
+	timeout, deadline, run := df.Timeout.Or(DefaultTimeout.D()), df.Deadline.Or(DefaultDeadline.D()), df.RunDeadline.Or(DefaultRunDeadline.D())
+	if deadline < timeout {
+		c.add(df, "deadline", "inverted thresholds: item deadline %s is shorter than the per-wait timeout %s", deadline, timeout)
+	}
+	if run < deadline {
+		c.add(df, "run_deadline", "inverted thresholds: run deadline %s is shorter than the item deadline %s", run, deadline)
+	}
+}
+
+func (c *checker) peer(pe *Peer) {
+	if _, _, err := net.SplitHostPort(pe.Endpoint); pe.Endpoint != "" && err != nil {
+		c.add(pe, "endpoint", "peer endpoint %q: write address:port, e.g. 198.18.2.10:7443", pe.Endpoint)
+	}
+	if pe.Key != "" {
+		b64, ok := strings.CutPrefix(pe.Key, "ed25519:")
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if !ok || err != nil || len(raw) != 32 {
+			c.add(pe, "key", "peer key: want \"ed25519:\" and the base64 of a 32-byte public key (from the peer's `preflight keygen`)")
+		}
+	}
+}
+
+func (c *checker) item(it *Item, seen map[string]bool, targets map[string]checks.Target, scope checks.Scope) {
+	c.id(it, "id", it.ID, "item", seen)
+	c.text(it, "title", it.Title)
+	switch {
+	case it.Guideline == "":
+		c.add(it, "guideline", "item %q: missing required field \"guideline\" (e.g. V(1)-1)", it.ID)
+	case !slices.Contains(Guidelines, it.Guideline):
+		c.add(it, "guideline", "unknown guideline reference %q (one of %s)", it.Guideline, strings.Join(Guidelines, " "))
+	}
+	switch it.Severity {
+	case "":
+		it.Severity = Blocker
+	case Blocker, Warning:
+	default:
+		c.add(it, "severity", "unknown severity %q (blocker or warning)", it.Severity)
+	}
+	switch {
+	case it.Probe != nil && it.Manual != nil:
+		c.add(it, "manual", "item %q has both probe and manual: split it into two items", it.ID)
+	case it.Probe == nil && it.Manual == nil:
+		c.add(it, "id", "item %q needs either a probe or a manual question", it.ID)
+	case it.Manual != nil:
+		m := it.Manual
+		if m.Question.En == "" {
+			c.add(m, "question", "manual item %q without a question: add question: {en: \"…\", ja: \"…\"}", it.ID)
+		}
+		c.oneOf(m, "evidence", m.Evidence, "required", "optional")
+	case it.Probe != nil && it.Probe.Spec != nil:
+		if it.Remedy.En == "" {
+			c.add(it, "remedy", "probe item %q: missing required field \"remedy\": say what to do when it fails", it.ID)
+		}
+		val := &checks.Validator{Targets: targets, Scope: scope}
+		it.Probe.Spec.Check(val)
+		for _, fp := range val.Problems {
+			c.add(it.Probe.Spec, fp.Field, "%s", fp.Msg)
+		}
+	}
+}
+
+func (c *checker) oneOf(ptr any, field, value string, allowed ...string) {
+	if value != "" && !slices.Contains(allowed, value) {
+		c.add(ptr, field, "%q is not one of %s", value, strings.Join(allowed, ", "))
+	}
+}
