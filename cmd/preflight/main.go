@@ -304,4 +304,3 @@ func colorOK(w io.Writer) bool {
 	}
 	return os.Getenv("TERM") != "dumb"
 }
-
