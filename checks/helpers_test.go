@@ -1,8 +1,10 @@
 package checks
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,3 +36,30 @@ func portOf(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }
 
 // loopback is the target at 127.0.0.1.
 var loopback = Target{Address: netip.MustParseAddr("127.0.0.1"), Name: "localhost"}
+
+// wantStatus stops the test when a probe ended with another status, printing its evidence.
+func wantStatus(t *testing.T, r Result, want Status) {
+	t.Helper()
+	if r.Status != want {
+		t.Fatalf("status %s, want %s: %s\nevidence: %v", r.Status, want, r.Summary, r.Evidence)
+	}
+}
+
+// wantEvidence checks one evidence value by its printed form.
+func wantEvidence(t *testing.T, r Result, key string, want any) {
+	t.Helper()
+	// Printed forms are compared so []string{} and an int read back as what a reviewer would see.
+	if got, ok := r.Evidence[key]; !ok || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("evidence %s = %v, want %v (summary: %s)", key, r.Evidence[key], want, r.Summary)
+	}
+}
+
+// wantSummary checks that the summary mentions every part.
+func wantSummary(t *testing.T, r Result, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(r.Summary, p) {
+			t.Errorf("summary %q does not mention %q", r.Summary, p)
+		}
+	}
+}

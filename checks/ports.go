@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -91,10 +92,7 @@ func (s *PortsSpec) scan(ctx context.Context, env *Env, t Target) Result {
 		go func() {
 			defer wg.Done()
 			for p := range ports {
-				conn, err := d.DialContext(ctx, "tcp", joinHostPort(host, p))
-				if err == nil {
-					conn.Close()
-				}
+				err := d.ProbeTCP(ctx, netip.AddrPortFrom(t.Address, uint16(p)))
 				results <- portOutcome{port: p, class: Classify(err), err: err}
 			}
 		}()

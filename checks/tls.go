@@ -3,6 +3,7 @@ package checks
 import (
 	"cmp"
 	"context"
+	"crypto/fips140"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -70,8 +71,11 @@ func (s *TLSSpec) Check(v *Validator) {
 	if s.Policy != "" && s.Policy != policyMHLW {
 		v.Errorf("policy", "unknown policy %q: the only policy is %q (MHLW security guideline 6.0); leave it out to judge by min_version alone", s.Policy, policyMHLW)
 	}
-	if s.MinVersion != "" && versionID(s.MinVersion) == 0 {
+	switch id := versionID(s.MinVersion); {
+	case s.MinVersion != "" && id == 0:
 		v.Errorf("min_version", "bad min_version %q: write \"1.0\", \"1.1\", \"1.2\" or \"1.3\"", s.MinVersion)
+	case s.MinVersion != "" && s.Policy == policyMHLW && id < tls.VersionTLS12:
+		v.Errorf("min_version", "min_version %s is below what policy %s allows (1.2): raise it or leave it out", s.MinVersion, s.Policy)
 	}
 	if s.ServerName != "" && !validServerName(s.ServerName) {
 		v.Errorf("server_name", "bad server_name %q: write a bare host name such as cloud.lab.test, without scheme or port", s.ServerName)
@@ -129,9 +133,15 @@ func (s *TLSSpec) Run(ctx context.Context, env *Env) Result {
 		return noHandshake(ev, addr, versions)
 	}
 
-	// Weak suites can only be negotiated below TLS 1.3, so a 1.3-only server needs no further handshakes.
 	var weak, undecided []string
-	if accepted[0] != "1.3" {
+	switch {
+	case accepted[0] == "1.3": // weak suites exist only below TLS 1.3
+	case fips140.Enabled():
+		// FIPS 140-3 mode silently drops unapproved suites from the ClientHello, so a refusal would prove nothing.
+		for _, cs := range weakSuites {
+			undecided = append(undecided, cs.Name+": not-testable in FIPS 140-3 mode")
+		}
+	default:
 		for _, cs := range weakSuites {
 			a := p.try(ctx, tls.VersionTLS10, tls.VersionTLS12, []uint16{cs.ID})
 			if r, stop := p.stopped(ctx, ev, a); stop {
@@ -168,25 +178,34 @@ func (s *TLSSpec) Run(ctx context.Context, env *Env) Result {
 	return vd.result(ev, strings.Join(vd.notes, ", "))
 }
 
-func (s *TLSSpec) minVersion() string { return cmp.Or(s.MinVersion, "1.2") }
+// minVersion is the lowest version that may be accepted: min_version, but never below 1.2 under the policy.
+func (s *TLSSpec) minVersion() string {
+	if s.Policy != "" && versionID(s.MinVersion) < tls.VersionTLS12 {
+		return "1.2"
+	}
+	return cmp.Or(s.MinVersion, "1.2")
+}
 
 // judgeVersions applies min_version and the policy to the per-version outcomes.
 func (s *TLSSpec) judgeVersions(vd *verdict, versions map[string]attempt, accepted []string) {
 	floor := versionID(s.minVersion())
-	var old []string
+	var old, unsure []string
 	for _, v := range tlsVersions {
 		switch o := versions[v.name].outcome; {
 		case v.id >= floor:
 		case o == "accepted":
 			old = append(old, v.name)
 		case o == "no-common-suite":
-			vd.add(Warn, "TLS %s not ruled out: the server refused every suite Go can offer, not the version (check with a scanner that offers DHE/Camellia)", v.name)
+			unsure = append(unsure, v.name)
 		case o != "refused":
 			vd.add(Error, "could not tell whether TLS %s is accepted (%s)", v.name, o)
 		}
 	}
 	if len(old) > 0 {
 		vd.add(Fail, "TLS %s accepted (minimum %s)", strings.Join(old, ", "), s.minVersion())
+	}
+	if len(unsure) > 0 {
+		vd.add(Warn, "TLS %s not ruled out: the server refused every suite Go can offer there, not the version (check with a scanner that offers DHE or Camellia)", strings.Join(unsure, ", "))
 	}
 	if s.Policy == policyMHLW {
 		switch o := versions["1.3"].outcome; {

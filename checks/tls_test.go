@@ -11,7 +11,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -101,18 +100,24 @@ var rsaKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
-// serveTLS runs a TLS server with cfg on 127.0.0.1:0 and counts the connections it accepts.
+// serveTLS runs a TLS server with cfg on 127.0.0.1:0 and counts the ClientHellos it receives. Raw
+// connections are not counted: other test processes (TestPortsScan) may sweep every loopback port, and a
+// sweep's empty connections say nothing about this probe.
 func serveTLS(t *testing.T, cfg *tls.Config) (int, *atomic.Int32) {
 	t.Helper()
 	l := listen(t)
-	var conns atomic.Int32
+	var hellos atomic.Int32
+	cfg = cfg.Clone()
+	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		hellos.Add(1)
+		return nil, nil
+	}
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			conns.Add(1)
 			go func() {
 				defer c.Close()
 				tc := tls.Server(c, cfg)
@@ -123,7 +128,7 @@ func serveTLS(t *testing.T, cfg *tls.Config) (int, *atomic.Int32) {
 			}()
 		}
 	}()
-	return portOf(l), &conns
+	return portOf(l), &hellos
 }
 
 // tlsFixture is a test CA whose bundle is ca.pem in the env's profile directory, and a target "srv" on
@@ -156,30 +161,6 @@ func (f *tlsFixture) spec(port int) *TLSSpec {
 
 func requireClientCert(ca *testCA) func(*tls.Config) {
 	return func(c *tls.Config) { c.ClientAuth, c.ClientCAs = tls.RequireAndVerifyClientCert, ca.pool() }
-}
-
-func wantStatus(t *testing.T, r Result, want Status) {
-	t.Helper()
-	if r.Status != want {
-		t.Fatalf("status %s, want %s: %s\nevidence: %v", r.Status, want, r.Summary, r.Evidence)
-	}
-}
-
-func wantEvidence(t *testing.T, r Result, key string, want any) {
-	t.Helper()
-	// Printed forms are compared so []string{} and an int read back as what a reviewer would see.
-	if got, ok := r.Evidence[key]; !ok || fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("evidence %s = %v, want %v (summary: %s)", key, r.Evidence[key], want, r.Summary)
-	}
-}
-
-func wantSummary(t *testing.T, r Result, parts ...string) {
-	t.Helper()
-	for _, p := range parts {
-		if !strings.Contains(r.Summary, p) {
-			t.Errorf("summary %q does not mention %q", r.Summary, p)
-		}
-	}
 }
 
 func versionOutcome(r Result, v string) any {
@@ -232,6 +213,33 @@ func TestTLSOldVersionsFail(t *testing.T) {
 			t.Errorf("summary %q blames more than TLS 1.0", r.Summary)
 		}
 	})
+}
+
+func TestTLSPolicyOverridesLowMinVersion(t *testing.T) {
+	f := newTLSFixture(t)
+	port := f.server(t, tls.VersionTLS11, tls.VersionTLS13, requireClientCert(f.ca))
+	s := f.spec(port)
+	s.Policy, s.MinVersion = "mhlw-6.0", "1.0" // Check refuses this; Run must still not let 1.1 through
+	r := s.Run(context.Background(), f.env)
+	wantStatus(t, r, Fail)
+	wantSummary(t, r, "TLS 1.1 accepted (minimum 1.2)")
+	wantEvidence(t, r, "min_version", "1.2")
+}
+
+func TestTLSVersionNotRuledOut(t *testing.T) {
+	// The server speaks TLS 1.0 but only with a suite that needs 1.2, so a 1.0 hello ends in a
+	// handshake-failure alert: the version was not refused, nothing this Go offers fits. Say so.
+	f := newTLSFixture(t)
+	port := f.server(t, tls.VersionTLS10, tls.VersionTLS13, func(c *tls.Config) {
+		c.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}
+	})
+	r := f.spec(port).Run(context.Background(), f.env)
+	wantStatus(t, r, Warn)
+	wantSummary(t, r, "TLS 1.0, 1.1 not ruled out")
+	if o := versionOutcome(r, "1.0"); o != "no-common-suite" {
+		t.Errorf("TLS 1.0 outcome %v, want no-common-suite", o)
+	}
+	wantEvidence(t, r, "accepted_versions", []string{"1.2", "1.3"})
 }
 
 func TestTLSCertificateProblems(t *testing.T) {
@@ -400,7 +408,7 @@ func TestTLSRefused(t *testing.T) {
 
 func TestTLSScope(t *testing.T) {
 	f := newTLSFixture(t)
-	port, conns := serveTLS(t, &tls.Config{Certificates: []tls.Certificate{f.ca.issue(t, ecKey(t), time.Now().Add(time.Hour))}})
+	port, hellos := serveTLS(t, &tls.Config{Certificates: []tls.Certificate{f.ca.issue(t, ecKey(t), time.Now().Add(time.Hour))}})
 	f.env.Scope = NewScope(netip.MustParsePrefix("127.0.0.2/32"))
 	r := f.spec(port).Run(context.Background(), f.env)
 	wantStatus(t, r, Error)
@@ -410,9 +418,9 @@ func TestTLSScope(t *testing.T) {
 	r = s.Run(context.Background(), f.env)
 	wantStatus(t, r, Error)
 	wantSummary(t, r, `unknown target "nowhere"`)
-	time.Sleep(50 * time.Millisecond) // give a stray connection time to show up
-	if n := conns.Load(); n != 0 {
-		t.Errorf("the out-of-scope server saw %d connection(s)", n)
+	time.Sleep(50 * time.Millisecond) // give a stray handshake time to show up
+	if n := hellos.Load(); n != 0 {
+		t.Errorf("the out-of-scope server received %d ClientHello(s)", n)
 	}
 }
 
@@ -446,6 +454,7 @@ func TestTLSCheck(t *testing.T) {
 		{"unknown policy", func(s *TLSSpec) { s.Policy = "mhlw-5.2" }, []string{"policy"}},
 		{"version with prefix", func(s *TLSSpec) { s.MinVersion = "TLS1.2" }, []string{"min_version"}},
 		{"version too new", func(s *TLSSpec) { s.MinVersion = "1.4" }, []string{"min_version"}},
+		{"version below policy", func(s *TLSSpec) { s.Policy, s.MinVersion = "mhlw-6.0", "1.0" }, []string{"min_version"}},
 		{"server name with scheme", func(s *TLSSpec) { s.ServerName = "https://cloud.lab.test" }, []string{"server_name"}},
 		{"negative min days", func(s *TLSSpec) { s.MinDaysLeft = -1 }, []string{"min_days_left"}},
 		{"negative warn days", func(s *TLSSpec) { s.WarnDaysLeft = -5 }, []string{"warn_days_left"}},
