@@ -5,26 +5,45 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// portRange returns a spec covering the listeners' ports and a few closed ones around them.
+// portsAround returns a port set of the given ports and a few that were just free, so the scan sees open
+// and refused ports without picking up other tests' listeners on neighbouring ports.
 func portsAround(t *testing.T, ports ...int) PortSet {
 	t.Helper()
-	lo, hi := slices.Min(ports)-3, slices.Max(ports)+3
-	ps, err := ParsePortSet(joinRange(max(1, lo), min(65535, hi)))
+	spec := ""
+	for _, p := range append(ports, freePorts(t, 3)...) {
+		spec += itoa(p) + ","
+	}
+	ps, err := ParsePortSet(spec[:len(spec)-1])
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ps
 }
 
-func joinRange(lo, hi int) string { return itoa(lo) + "-" + itoa(hi) }
+// freePorts returns n ports that nothing listened on a moment ago.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var out []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, portOf(l))
+		l.Close()
+	}
+	return out
+}
 
-func itoa(i int) string { return joinHostPort("", i)[1:] }
+
+func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestPortsScan(t *testing.T) {
 	a, b := listen(t), listen(t)
@@ -57,10 +76,13 @@ func TestPortsScan(t *testing.T) {
 		}
 	})
 	t.Run("rate limit spaces attempts", func(t *testing.T) {
-		small, _ := ParsePortSet(joinRange(pa, pa+9))
+		small := portsAround(t, append(freePorts(t, 5), pa, pb)...)
 		start := time.Now()
 		r := (&PortsSpec{Target: "host", Ports: small, Allow: []int{pa, pb}, MaxRate: 50}).Run(context.Background(), env)
 		// 10 attempts at 50/s cannot finish before the 10th tick at 200ms (a lower bound only).
+		if small.Len() != 10 {
+			t.Fatalf("want 10 ports, got %d", small.Len())
+		}
 		if el := time.Since(start); el < 180*time.Millisecond {
 			t.Fatalf("10 ports at max_rate 50 took %v, want ≥ 180ms", el)
 		}

@@ -163,7 +163,7 @@ func (s *TLSSpec) Run(ctx context.Context, env *Env) Result {
 
 	vd := newVerdict()
 	s.judgeVersions(vd, versions, accepted)
-	switch forbid := s.ForbidWeakCiphers || s.Policy != ""; {
+	switch forbid := s.ForbidWeakCiphers || s.Policy == policyMHLW; {
 	case forbid && len(weak) > 0:
 		vd.add(Fail, "weak cipher suites accepted: %s", strings.Join(weak, ", "))
 	case forbid && len(undecided) > 0:
@@ -180,7 +180,7 @@ func (s *TLSSpec) Run(ctx context.Context, env *Env) Result {
 
 // minVersion is the lowest version that may be accepted: min_version, but never below 1.2 under the policy.
 func (s *TLSSpec) minVersion() string {
-	if s.Policy != "" && versionID(s.MinVersion) < tls.VersionTLS12 {
+	if s.Policy == policyMHLW && versionID(s.MinVersion) < tls.VersionTLS12 {
 		return "1.2"
 	}
 	return cmp.Or(s.MinVersion, "1.2")
@@ -253,9 +253,13 @@ func (s *TLSSpec) judgeCertificate(vd *verdict, ev Evidence, versions map[string
 	ev["chain_verified"], ev["chain_error"] = verr == nil, errText(verr)
 	ev["not_after"], ev["not_before"] = leaf.NotAfter.UTC().Format(time.RFC3339), leaf.NotBefore.UTC().Format(time.RFC3339)
 	ev["days_left"], ev["subject"], ev["issuer"], ev["sans"] = days, leaf.Subject.String(), leaf.Issuer.String(), nonNilStrings(sans)
-	if verr != nil {
+	var noRoots x509.SystemRootsError
+	switch {
+	case errors.As(verr, &noRoots):
+		vd.add(Error, "cannot verify the chain: this machine has no system CA roots (name a ca bundle in the profile)")
+	case verr != nil:
 		vd.add(Fail, "certificate does not verify for %s: %v", name, verr)
-	} else {
+	default:
 		vd.add(Pass, "chain verified")
 	}
 	switch {
@@ -314,13 +318,10 @@ func noHandshake(ev Evidence, addr string, versions map[string]attempt) Result {
 	return Errored(ev, "could not decide: no TLS handshake with %s completed (%s)", addr, strings.Join(parts, ", "))
 }
 
+// roots loads the profile's CA bundle; nil stands for the system roots.
 func (s *TLSSpec) roots(env *Env) (*x509.CertPool, error) {
 	if s.CA == "" {
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			return nil, fmt.Errorf("load the system's CA roots: %w (name a ca bundle in the profile)", err)
-		}
-		return pool, nil
+		return nil, nil // x509 then uses the system roots, and says so when there are none
 	}
 	path := env.Path(s.CA)
 	pem, err := os.ReadFile(path)

@@ -409,18 +409,42 @@ func TestTLSRefused(t *testing.T) {
 func TestTLSScope(t *testing.T) {
 	f := newTLSFixture(t)
 	port, hellos := serveTLS(t, &tls.Config{Certificates: []tls.Certificate{f.ca.issue(t, ecKey(t), time.Now().Add(time.Hour))}})
+	// In scope first, so we know the counter sees this probe's handshakes at all.
+	f.spec(port).Run(context.Background(), f.env)
+	before := hellos.Load()
+	if before == 0 {
+		t.Fatal("the in-scope run reached the server with no ClientHello; the counter is broken")
+	}
 	f.env.Scope = NewScope(netip.MustParsePrefix("127.0.0.2/32"))
 	r := f.spec(port).Run(context.Background(), f.env)
 	wantStatus(t, r, Error)
-	wantSummary(t, r, "outside the profile's scope")
+	wantSummary(t, r, "outside the profile's scope", "no packet was sent")
 	s := f.spec(port)
 	s.Target = "nowhere"
 	r = s.Run(context.Background(), f.env)
 	wantStatus(t, r, Error)
 	wantSummary(t, r, `unknown target "nowhere"`)
 	time.Sleep(50 * time.Millisecond) // give a stray handshake time to show up
-	if n := hellos.Load(); n != 0 {
+	if n := hellos.Load() - before; n != 0 {
 		t.Errorf("the out-of-scope server received %d ClientHello(s)", n)
+	}
+}
+
+func TestTLSBadCABundle(t *testing.T) {
+	f := newTLSFixture(t)
+	port, hellos := serveTLS(t, &tls.Config{Certificates: []tls.Certificate{f.ca.issue(t, ecKey(t), time.Now().Add(time.Hour))}})
+	if err := os.WriteFile(filepath.Join(f.env.Dir, "empty.pem"), []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for ca, want := range map[string]string{"missing.pem": "read ca bundle", "empty.pem": "holds no PEM certificate"} {
+		s := f.spec(port)
+		s.CA = ca
+		r := s.Run(context.Background(), f.env)
+		wantStatus(t, r, Error)
+		wantSummary(t, r, want)
+	}
+	if n := hellos.Load(); n != 0 {
+		t.Errorf("a profile mistake still cost the server %d handshake(s)", n)
 	}
 }
 
