@@ -42,7 +42,6 @@ func freePorts(t *testing.T, n int) []int {
 	return out
 }
 
-
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestPortsScan(t *testing.T) {
