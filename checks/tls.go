@@ -98,7 +98,8 @@ func (s *TLSSpec) Check(v *Validator) {
 func (s *TLSSpec) Run(ctx context.Context, env *Env) Result {
 	addr, t, err := env.Addr(s.Target, s.Port)
 	ev := Evidence{"target": s.Target, "address": addr, "port": s.Port, "policy": s.Policy,
-		"min_version": s.minVersion(), "limits": tlsLimits}
+		"min_version": s.minVersion(), "require_client_cert": s.requireClientCert(),
+		"forbid_weak_ciphers": s.forbidWeak(), "limits": tlsLimits}
 	if err != nil {
 		return Errored(ev, "%v", err)
 	}
@@ -163,7 +164,7 @@ func (s *TLSSpec) Run(ctx context.Context, env *Env) Result {
 
 	vd := newVerdict()
 	s.judgeVersions(vd, versions, accepted)
-	switch forbid := s.ForbidWeakCiphers || s.Policy == policyMHLW; {
+	switch forbid := s.forbidWeak(); {
 	case forbid && len(weak) > 0:
 		vd.add(Fail, "weak cipher suites accepted: %s", strings.Join(weak, ", "))
 	case forbid && len(undecided) > 0:
@@ -185,6 +186,10 @@ func (s *TLSSpec) minVersion() string {
 	}
 	return cmp.Or(s.MinVersion, "1.2")
 }
+
+// The policy implies both demands, whatever the profile says.
+func (s *TLSSpec) requireClientCert() bool { return s.RequireClientCert || s.Policy == policyMHLW }
+func (s *TLSSpec) forbidWeak() bool        { return s.ForbidWeakCiphers || s.Policy == policyMHLW }
 
 // judgeVersions applies min_version and the policy to the per-version outcomes.
 func (s *TLSSpec) judgeVersions(vd *verdict, versions map[string]attempt, accepted []string) {
@@ -293,7 +298,7 @@ func (s *TLSSpec) judgeClientCert(vd *verdict, ev Evidence, versions map[string]
 	switch {
 	case requested:
 		vd.add(Pass, "client certificate requested")
-	case !s.RequireClientCert && s.Policy != policyMHLW:
+	case !s.requireClientCert():
 	case len(missing) > 0:
 		vd.add(Fail, "no client certificate requested over TLS %s", strings.Join(missing, ", "))
 	default:
@@ -354,6 +359,7 @@ type attempt struct {
 	state     tls.ConnectionState
 }
 
+// try makes one handshake offering versions minV..maxV and the given TLS 1.0–1.2 suites.
 func (p *tlsProbe) try(ctx context.Context, minV, maxV uint16, suites []uint16) attempt {
 	raw, err := p.dialer.DialContext(ctx, "tcp", p.addr)
 	if err != nil {

@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/token"
 )
+
+var wholeNumber = regexp.MustCompile(`^[-+]?[0-9][0-9_]*$`)
 
 // decoder turns a YAML syntax tree into typed structs, strictly: every unknown or duplicate key, wrong
 // type, anchor or alias is reported with its position, and decoding goes on so that one run of `validate`
@@ -114,20 +118,23 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, what string) {
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		i, ok := n.(*ast.IntegerNode)
 		if !ok {
+			if s, isStr := n.(*ast.StringNode); isStr && s.GetToken().Type == token.StringType && wholeNumber.MatchString(s.Value) {
+				// The parser leaves a plain number beyond 64 bits as text; say what is really wrong.
+				d.errorf(n, "%s: %s is too large", what, s.Value)
+				return
+			}
 			d.wrongType(n, what, "a whole number")
 			return
 		}
 		var x int64
+		fits := false
 		switch iv := i.Value.(type) {
 		case int64:
-			x = iv
+			x, fits = iv, true
 		case uint64:
-			x = math.MaxInt64
-			if iv <= math.MaxInt64 {
-				x = int64(iv)
-			}
+			x, fits = int64(iv), iv <= math.MaxInt64
 		}
-		if v.OverflowInt(x) {
+		if !fits || v.OverflowInt(x) {
 			d.errorf(n, "%s: %s is too large", what, i.GetToken().Value)
 			return
 		}
@@ -373,8 +380,22 @@ func lookup(n ast.Node, path string) ast.Node {
 	return n
 }
 
-// valueOf returns the value node for key in a mapping, or the key node itself when its value is empty.
-func valueOf(n ast.Node, key string) ast.Node {
+// atKey returns the position of key itself in the mapping that ptr was decoded from, for problems with
+// a key or a whole entry (a badly named target, an item's manual part that should not be there), falling
+// back to the mapping.
+func (d *decoder) atKey(ptr any, key string) Pos {
+	n, ok := d.nodes[ptr]
+	if !ok {
+		return Pos{File: d.file}
+	}
+	if mv := entry(n, key); mv != nil {
+		return d.pos(mv.Key)
+	}
+	return d.pos(n)
+}
+
+// entry returns the key/value pair for key in a mapping, or nil.
+func entry(n ast.Node, key string) *ast.MappingValueNode {
 	var values []*ast.MappingValueNode
 	switch m := n.(type) {
 	case *ast.MappingNode:
@@ -384,13 +405,22 @@ func valueOf(n ast.Node, key string) ast.Node {
 	}
 	for _, mv := range values {
 		if keyText(mv.Key) == key {
-			if isNull(mv.Value) {
-				return mv.Key
-			}
-			return mv.Value
+			return mv
 		}
 	}
 	return nil
+}
+
+// valueOf returns the value node for key in a mapping, or the key node itself when its value is empty.
+func valueOf(n ast.Node, key string) ast.Node {
+	mv := entry(n, key)
+	switch {
+	case mv == nil:
+		return nil
+	case isNull(mv.Value):
+		return mv.Key
+	}
+	return mv.Value
 }
 
 // valueOfPtr returns the addressable value a pointer points to.

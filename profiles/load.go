@@ -11,11 +11,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 )
 
 // bom is the UTF-8 byte-order mark some Windows editors write; it is skipped.
 var bom = []byte("\uFEFF")
+
+const emptyProfile = "empty profile: start from `preflight template` or a built-in profile"
 
 // MaxSize bounds a profile file; real profiles are a few kilobytes.
 const MaxSize = 1 << 20
@@ -82,19 +85,24 @@ func Parse(name string, data []byte, dir string) (*Profile, error) {
 	if err != nil {
 		return nil, syntaxError(name, err)
 	}
-	var docs int
+	var docs []*ast.DocumentNode
 	for _, doc := range file.Docs {
 		if doc.Body != nil {
-			docs++
+			docs = append(docs, doc)
 		}
 	}
-	switch {
-	case docs == 0:
-		return nil, ErrorList{{Pos: Pos{File: name, Line: 1, Col: 1}, Msg: "empty profile: start from `preflight template` or a built-in profile"}}
-	case docs > 1:
-		return nil, ErrorList{{Pos: Pos{File: name, Line: 1, Col: 1}, Msg: "a profile is one YAML document; this file holds several (---)"}}
-	}
 	d := newDecoder(name)
+	switch {
+	case len(docs) == 0:
+		return nil, ErrorList{{Pos: Pos{File: name, Line: 1, Col: 1}, Msg: emptyProfile}}
+	case len(docs) > 1:
+		// Point at the second document, which is where the profile was meant to end.
+		pos := d.pos(docs[1].Body)
+		if st := docs[1].Start; st != nil {
+			pos = Pos{File: name, Line: st.Position.Line, Col: st.Position.Column}
+		}
+		return nil, ErrorList{{Pos: pos, Msg: "a profile is one YAML document; a second one starts here (---): remove it or move it to its own file"}}
+	}
 	for _, doc := range file.Docs {
 		if doc.Body != nil {
 			d.decode(doc.Body, valueOfPtr(p), "profile")
@@ -112,7 +120,7 @@ func Parse(name string, data []byte, dir string) (*Profile, error) {
 // NUL bytes, and bracket nesting deep enough to make a recursive parser suffer.
 func precheck(name string, data []byte) error {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return ErrorList{{Pos: Pos{File: name, Line: 1, Col: 1}, Msg: "empty profile: start from a built-in profile (preflight validate --help lists them)"}}
+		return ErrorList{{Pos: Pos{File: name, Line: 1, Col: 1}, Msg: emptyProfile}}
 	}
 	line, col, depth := 1, 1, 0
 	for i := 0; i < len(data); {

@@ -32,8 +32,8 @@ func validate(d *decoder, p *Profile) {
 		v.add(p, "preflight", "unsupported format version %d: this preflight reads version %d (upgrade preflight, or rewrite the profile for version %d)", p.Preflight, FormatVersion, FormatVersion)
 	}
 	v.facility(p)
-	scope := v.scope(p)
-	targets := v.targets(p, scope)
+	scope, scopeOK := v.scope(p)
+	targets := v.targets(p, scope, scopeOK)
 	v.defaults(p)
 	if p.Peer != nil {
 		v.peer(p.Peer)
@@ -67,6 +67,15 @@ func (c *checker) add(ptr any, field, format string, args ...any) {
 	pos := c.d.at(ptr, field)
 	if c.d.bad[pos] {
 		return // the decoder's message about this value says more
+	}
+	c.d.errs.Add(pos, format, args...)
+}
+
+// addKey reports a problem at key itself in the mapping ptr was decoded from.
+func (c *checker) addKey(ptr any, key, format string, args ...any) {
+	pos := c.d.atKey(ptr, key)
+	if c.d.bad[pos] {
+		return
 	}
 	c.d.errs.Add(pos, format, args...)
 }
@@ -105,39 +114,57 @@ func (c *checker) facility(p *Profile) {
 	c.text(f, "name", f.Name)
 }
 
-func (c *checker) scope(p *Profile) checks.Scope {
+// scope returns the profile's scope, and whether every entry of it was usable: when one was not, what the
+// scope should be is unknown, and judging targets against the rest would only add misleading errors.
+func (c *checker) scope(p *Profile) (checks.Scope, bool) {
+	ok := true
 	if len(p.Scope) == 0 {
 		c.add(p, "scope", "missing required field \"scope\": list the networks probes may touch, e.g. [\"198.18.0.0/15\"]")
+		ok = false
 	}
 	var prefixes []netip.Prefix
 	for i, s := range p.Scope {
 		pr := s.Prefix
 		if !pr.IsValid() {
+			ok = false
 			continue // already reported by the decoder
 		}
 		if (pr.Addr().Is4() && pr.Bits() < 8) || (pr.Addr().Is6() && pr.Bits() < 16) {
 			c.add(&p.Scope, fmt.Sprintf("[%d]", i), "scope %s is over-broad: probes could reach the whole internet; list only this facility's networks", pr)
+			ok = false
 			continue
 		}
 		prefixes = append(prefixes, pr)
 	}
-	return checks.NewScope(prefixes...)
+	return checks.NewScope(prefixes...), ok
 }
 
-func (c *checker) targets(p *Profile, scope checks.Scope) map[string]checks.Target {
+// targets checks each target and returns them all by name, broken ones included, so that a probe naming a
+// target with a bad address is not reported a second time as naming an unknown target.
+func (c *checker) targets(p *Profile, scope checks.Scope, scopeOK bool) map[string]checks.Target {
 	out := map[string]checks.Target{}
 	for name, t := range p.Targets {
 		if !idPattern.MatchString(name) {
-			c.add(&p.Targets, name, "target name %q: use lower-case letters, digits and dashes", name)
+			c.addKey(&p.Targets, name, "target name %q: use lower-case letters, digits and dashes", name)
 		}
-		if t == nil || !t.Address.IsValid() {
-			c.add(&p.Targets, name, "target %q: missing required field \"address\"", name)
+		if t == nil {
+			c.addKey(&p.Targets, name, "target %q: missing required field \"address\"", name)
+			out[name] = checks.Target{}
 			continue
 		}
-		if !scope.Contains(t.Address.Addr) {
+		out[name] = checks.Target{Address: t.Address.Addr, Name: t.Name}
+		n, decoded := c.d.nodes[t]
+		switch {
+		case !decoded:
+			// Not a mapping; the decoder said so.
+		case !t.Address.IsValid() && entry(n, "address") == nil:
+			c.addKey(&p.Targets, name, "target %q: missing required field \"address\"", name)
+		case !t.Address.IsValid():
+			// Empty (reported here) or unreadable (the decoder's message stands at the same place).
+			c.add(t, "address", "target %q: missing required field \"address\"", name)
+		case scopeOK && !scope.Contains(t.Address.Addr):
 			c.add(t, "address", "target %q address %s is outside scope (%s): fix the address, or add its network to scope if this facility owns it", name, t.Address, scope)
 		}
-		out[name] = checks.Target{Address: t.Address.Addr, Name: t.Name}
 	}
 	return out
 }
@@ -187,7 +214,7 @@ func (c *checker) item(it *Item, seen map[string]bool, targets map[string]checks
 	}
 	switch {
 	case it.Probe != nil && it.Manual != nil:
-		c.add(it, "manual", "item %q has both probe and manual: split it into two items", it.ID)
+		c.addKey(it, "manual", "item %q has both probe and manual: split it into two items", it.ID)
 	case it.Probe == nil && it.Manual == nil:
 		c.add(it, "id", "item %q needs either a probe or a manual question", it.ID)
 	case it.Manual != nil:
