@@ -53,7 +53,7 @@ func LoadAttestations(path string, p *profiles.Profile) (*Attestations, error) {
 	slices.Sort(ids)
 	for _, id := range ids {
 		e, it := a.Entries[id], items[id]
-		at := loc.At(&a.Entries, id)
+		at := loc.Key(&a.Entries, id)
 		switch {
 		case it == nil:
 			errs.Add(at, "no item %q in profile %s: check the id (preflight validate lists them)", id, p.Path)

@@ -40,20 +40,26 @@ func usageErr(format string, args ...any) error {
 }
 
 func main() {
-	root := newRoot(os.Stdout, os.Stderr)
+	os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// execute runs one command line and returns the process exit code.
+func execute(args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
 	err := root.Execute()
 	var ee *exitError
 	switch {
 	case err == nil:
+		return 0
 	case errors.As(err, &ee):
 		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "preflight:", ee.err)
+			fmt.Fprintln(stderr, "preflight:", ee.err)
 		}
-		os.Exit(ee.code)
-	default:
-		fmt.Fprintln(os.Stderr, "preflight:", err)
-		os.Exit(session.ExitUsage)
+		return ee.code
 	}
+	fmt.Fprintln(stderr, "preflight:", err)
+	return session.ExitUsage
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
