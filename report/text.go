@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/telesurgery-preflight/preflight/checks"
 	"github.com/telesurgery-preflight/preflight/runlog"
 )
@@ -67,12 +69,12 @@ func Text(w io.Writer, r *runlog.Record, sectionTitles map[string]string, opt Te
 			}
 			fmt.Fprintf(b, "\n%s\n", p.paint(ansiBold+ansiBlue, title))
 		}
-		word := fmt.Sprintf("%s %-6s", Glyph(it.Status), Label(lang, string(it.Status)))
+		word := Glyph(it.Status) + " " + Pad(Label(lang, string(it.Status)), 8)
 		sev := Label(lang, it.Severity)
 		if it.Kind == "manual" {
 			sev += "/" + Label(lang, "manual")
 		}
-		fmt.Fprintf(b, "  %s %-7s %-16s %s\n", p.paint(statusColor(it.Status), word), it.Guideline, sev, it.Title.In(lang))
+		fmt.Fprintf(b, "  %s %-7s %s %s\n", p.paint(statusColor(it.Status), word), it.Guideline, Pad(sev, 16), it.Title.In(lang))
 		fmt.Fprintf(b, "      %s\n", p.paint(ansiDim, it.ID+": "+it.Summary))
 		if it.Status == checks.Fail || it.Status == checks.Error || it.Status == checks.Warn {
 			if ev := compactEvidence(it.Evidence); ev != "" {
@@ -168,4 +170,12 @@ func flat(v any) bool {
 		return true
 	}
 	return false
+}
+
+// Pad right-pads s with spaces to n terminal cells; Japanese characters take two cells.
+func Pad(s string, n int) string {
+	if w := ansi.StringWidth(s); w < n {
+		return s + strings.Repeat(" ", n-w)
+	}
+	return s
 }

@@ -112,6 +112,15 @@ func TestDemoTextShowsRemedies(t *testing.T) {
 	if strings.Contains(stdout, "\x1b[") {
 		t.Error("colour codes written to a non-terminal")
 	}
+	// The demo stopped its services: every address it used is free again.
+	for _, addr := range []string{"127.77.1.10:18023", "127.77.3.10:18443", "127.77.5.53:18053"} {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Errorf("demo left %s in use: %v", addr, err)
+			continue
+		}
+		l.Close()
+	}
 	code, stdout, _ = run(t, "demo", "--no-tui", "--lang", "ja")
 	if code != 1 || !strings.Contains(stdout, "判定: NO-GO（実施不可）") || !strings.Contains(stdout, "ロボットは許可したポートのみ公開している") {
 		t.Errorf("Japanese report:\n%s", stdout)
