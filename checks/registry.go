@@ -38,6 +38,18 @@ var Probers = map[string]Prober{
 		Passes: "no version below min is accepted, chain and name verify, certificate lives ≥ min_days_left, client certificate demanded if required, no weak suite negotiable"},
 	"dns": {New: func() Spec { return new(DNSSpec) }, Doc: "queries to a resolver over UDP and TCP",
 		Passes: "every query meets its expectation (internal names resolve; outside names do not leak)"},
+	"icmp": {New: func() Spec { return new(ICMPSpec) }, Doc: "ICMP echo: reachability and link quality (loss, RTT percentiles, jitter)",
+		Passes: "the expectation (reachable or unreachable) and every threshold hold"},
+	"ssh": {New: func() Spec { return new(SSHSpec) }, Doc: "SSH banner and the algorithms the server offers (no login)",
+		Passes: "banner and algorithm lists meet policy"},
+	"firmware": {New: func() Spec { return new(FirmwareSpec) }, Doc: "VPN appliance firmware version against the offline advisory set",
+		Passes: "version ≥ min_version and no advisory in the data set covers it"},
+	"ntp": {New: func() Spec { return new(NTPSpec) }, Doc: "clock offset, RTT and stratum from the facility's time server",
+		Passes: "offset within max_offset, server synchronised"},
+	"route": {New: func() Spec { return new(RouteSpec) }, Doc: "which source address the kernel picks to reach a target (no packet sent)",
+		Passes: "the source address lies in expect_source"},
+	"http": {New: func() Spec { return new(HTTPSpec) }, Doc: "HTTP(S) endpoint: status without credentials, HSTS, TLS",
+		Passes: "status is one of expect_status, HSTS present if required, TLS as the tls probe judges it"},
 }
 
 // Kinds lists the registered kinds, sorted.
@@ -64,6 +76,8 @@ type Env struct {
 	Dir     string        // directory of the profile; relative paths in params start here
 	Timeout time.Duration // default per network wait
 	Now     func() time.Time
+	// Advisories is the offline advisory set the firmware probe judges versions against.
+	Advisories *AdvisorySet
 }
 
 // Dialer returns the scoped dialer with the given per-attempt timeout (env's default when zero).
