@@ -76,8 +76,9 @@ func LoadAttestations(path string, p *profiles.Profile) (*Attestations, error) {
 	return a, nil
 }
 
-// Apply records the answers, and the waivers of items that failed, into r.
-func (a *Attestations) Apply(p *profiles.Profile, r *Record, now time.Time) error {
+// Apply passes the answers, and the waivers of items in r that failed, to answer and waive (the session's
+// methods, so that each lands in the journal too).
+func (a *Attestations) Apply(r *Record, answer func(string, Answer) error, waive func(Waiver) error, now time.Time) error {
 	ids := make([]string, 0, len(a.Entries))
 	for id := range a.Entries {
 		ids = append(ids, id)
@@ -86,12 +87,12 @@ func (a *Attestations) Apply(p *profiles.Profile, r *Record, now time.Time) erro
 	for _, id := range ids {
 		e := a.Entries[id]
 		if e.Answer != "" {
-			if err := r.SetAnswer(p, id, Answer{Answer: e.Answer, Evidence: e.Evidence, By: e.By, At: now.UTC()}); err != nil {
+			if err := answer(id, Answer{Answer: e.Answer, Evidence: e.Evidence, By: e.By, At: now.UTC()}); err != nil {
 				return err
 			}
 		}
 		if e.Waive != "" && needsWaiver(r.Item(id)) {
-			if err := r.Waive(Waiver{Item: id, Reason: e.Waive, By: e.By, At: now.UTC()}); err != nil {
+			if err := waive(Waiver{Item: id, Reason: e.Waive, By: e.By, At: now.UTC()}); err != nil {
 				return err
 			}
 		}

@@ -37,6 +37,7 @@ type Record struct {
 	Verdict     string        `json:"verdict"`
 	Blocking    []string      `json:"blocking,omitempty"` // why the verdict is not GO, one line per item
 	Waivers     []Waiver      `json:"waivers,omitempty"`
+	Interrupted string        `json:"interrupted,omitempty"` // why the run ended early (SIGHUP, SIGTERM, Ctrl-C)
 	Signoff     *Signoff      `json:"signoff,omitempty"`
 	Prev        string        `json:"prev,omitempty"`
 	SHA256      string        `json:"sha256,omitempty"`

@@ -56,12 +56,13 @@ func (s *Session) RunPlain(ctx context.Context, o PlainOptions) (int, error) {
 			oneLine(u.Result.Summary, 90), u.Result.Duration.Round(time.Millisecond))
 	})
 	if o.Attest != nil {
-		if err := o.Attest.Apply(s.Profile, s.Record, s.Now()); err != nil {
+		if err := o.Attest.Apply(s.Record, s.Answer, s.Waive, s.Now()); err != nil {
 			return ExitUsage, err
 		}
 	}
 	s.Record.Finish(s.Now())
 	if ctx.Err() != nil {
+		s.Interrupt(context.Cause(ctx).Error())
 		fmt.Fprintf(o.Stderr, "preflight: run interrupted (%v); unfinished items are recorded as skipped\n", context.Cause(ctx))
 	}
 	if err := s.Render(o.Stdout, o.Format, o.Lang, o.Color); err != nil {

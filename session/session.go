@@ -41,13 +41,37 @@ func ToolVersion() string {
 	return v
 }
 
-// Session is one run of a profile in progress.
+// Session is one run of a profile in progress. It is not safe for concurrent use: one goroutine (the
+// plain runner's loop, or the TUI's Update) reads the probe stream and calls Apply, Answer, Waive and Sign.
 type Session struct {
 	Profile *profiles.Profile
 	Record  *runlog.Record
 	Env     *checks.Env
 	Now     func() time.Time
+	// OnEvent, when set, receives every event in order as it happens (the run journal subscribes here).
+	OnEvent func(Event)
 }
+
+// Event is one thing that happened in a run: an item started or finished, an answer, a waiver, a re-run,
+// an interruption, a sign-off.
+type Event struct {
+	Type  string    `json:"type"` // item-started | item-finished | answer | waiver | rerun | interrupted | signoff
+	Item  string    `json:"item,omitempty"`
+	Actor string    `json:"actor,omitempty"`
+	Data  any       `json:"data,omitempty"`
+	At    time.Time `json:"at"`
+}
+
+// Event types.
+const (
+	EvStarted     = "item-started"
+	EvFinished    = "item-finished"
+	EvAnswer      = "answer"
+	EvWaiver      = "waiver"
+	EvRerun       = "rerun"
+	EvInterrupted = "interrupted"
+	EvSignoff     = "signoff"
+)
 
 // New starts a session: a fresh record with every item pending.
 func New(p *profiles.Profile, operationID string) *Session {
@@ -58,6 +82,12 @@ func New(p *profiles.Profile, operationID string) *Session {
 		Record:  runlog.New(p, operationID, ToolVersion(), host, now()),
 		Env:     p.Env(),
 		Now:     now,
+	}
+}
+
+func (s *Session) emit(typ, item, actor string, data any) {
+	if s.OnEvent != nil {
+		s.OnEvent(Event{Type: typ, Item: item, Actor: actor, Data: data, At: s.Now().UTC()})
 	}
 }
 
@@ -100,22 +130,101 @@ func CheckVantage(p *profiles.Profile) error {
 	return ve
 }
 
-// Probe runs every probe item (or only the ids given) and records results as they arrive; each update is
-// passed to progress (which may be nil) after it is recorded. It returns when all have finished or ctx
-// is cancelled and the runner has drained.
-func (s *Session) Probe(ctx context.Context, progress func(checks.Update), ids ...string) {
+// Start launches every probe item (or only the ids given, as a re-run) and returns the runner's stream.
+// The caller passes each update to Apply from the one goroutine that owns the session.
+func (s *Session) Start(ctx context.Context, ids ...string) <-chan checks.Update {
 	items := s.Profile.ProbeItems()
 	if len(ids) > 0 {
 		items = filter(items, ids)
-	}
-	for u := range checks.Run(ctx, s.Env, items, s.Profile.RunOptions()) {
-		if u.Phase == checks.Finished {
-			_ = s.Record.SetResult(u.ID, u.Result) // ids come from the same profile
+		for _, it := range items {
+			s.emit(EvRerun, it.ID, "", nil)
 		}
+	}
+	return checks.Run(ctx, s.Env, items, s.Profile.RunOptions())
+}
+
+// Apply records one update of the stream.
+func (s *Session) Apply(u checks.Update) {
+	if u.Phase == checks.Started {
+		if it := s.Record.Item(u.ID); it != nil {
+			it.Status, it.Summary = checks.Pending, "running"
+		}
+		s.emit(EvStarted, u.ID, "", nil)
+		return
+	}
+	_ = s.Record.SetResult(u.ID, u.Result) // ids come from the same profile
+	s.emit(EvFinished, u.ID, "", u.Result)
+}
+
+// Probe runs the probes (all, or the ids given) to the end, applying each update and then passing it to
+// progress (which may be nil).
+func (s *Session) Probe(ctx context.Context, progress func(checks.Update), ids ...string) {
+	for u := range s.Start(ctx, ids...) {
+		s.Apply(u)
 		if progress != nil {
 			progress(u)
 		}
 	}
+}
+
+// Answer records an answer to a manual item.
+func (s *Session) Answer(id string, a runlog.Answer) error {
+	if a.At.IsZero() {
+		a.At = s.Now().UTC()
+	}
+	if err := s.Record.SetAnswer(s.Profile, id, a); err != nil {
+		return err
+	}
+	s.emit(EvAnswer, id, a.By, a)
+	return nil
+}
+
+// Waive accepts a failed warning-level item with a reason.
+func (s *Session) Waive(w runlog.Waiver) error {
+	if w.At.IsZero() {
+		w.At = s.Now().UTC()
+	}
+	if err := s.Record.Waive(w); err != nil {
+		return err
+	}
+	s.emit(EvWaiver, w.Item, w.By, w)
+	return nil
+}
+
+// Interrupt marks the run as interrupted (terminal closed, SIGTERM, Ctrl-C) and seals the verdict as it
+// stands; everything answered so far stays in the record.
+func (s *Session) Interrupt(reason string) {
+	s.Record.Interrupted = reason
+	s.Record.Finish(s.Now())
+	s.emit(EvInterrupted, "", "", map[string]string{"reason": reason})
+}
+
+// Sign attaches the sign-off (with the waivers in force) and finishes the record.
+func (s *Session) Sign(so runlog.Signoff) error {
+	if so.Name == "" || so.Role == "" {
+		return fmt.Errorf("a sign-off needs the signer's printed name and role")
+	}
+	if so.At.IsZero() {
+		so.At = s.Now().UTC()
+	}
+	if so.Statement == "" {
+		so.Statement = Statement(s.Record)
+	}
+	so.Waivers = append([]runlog.Waiver{}, s.Record.Waivers...)
+	s.Record.Finish(s.Now())
+	s.Record.Signoff = &so
+	s.emit(EvSignoff, "", so.Name, so)
+	return nil
+}
+
+// Statement is the sentence a signer signs for this record.
+func Statement(r *runlog.Record) string {
+	op := r.OperationID
+	if op == "" {
+		op = "(no operation ID)"
+	}
+	return fmt.Sprintf("Network readiness %s for operation %s at facility %s (%s), run %s.",
+		map[bool]string{true: "confirmed", false: "NOT confirmed"}[r.Verdict == runlog.GO], op, r.Facility.ID, r.Facility.Role, r.RunID)
 }
 
 func filter(items []checks.Item, ids []string) []checks.Item {
