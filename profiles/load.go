@@ -23,6 +23,11 @@ const emptyProfile = "empty profile: start from `preflight template` or a built-
 // MaxSize bounds a profile file; real profiles are a few kilobytes.
 const MaxSize = 1 << 20
 
+// maxLines bounds the lines of a profile (the built-in ones have under 200). The YAML parser takes time
+// quadratic in the number of keys of one block mapping — 100,000 keys, half a megabyte, take about 20s —
+// so a file that is long only to be slow is refused before it is parsed.
+const maxLines = 10000
+
 // maxNesting bounds bracket nesting before the YAML parser sees the text, so a hostile file cannot make it
 // recurse deeply. Real profiles nest fewer than ten levels.
 const maxNesting = 64
@@ -117,13 +122,18 @@ func Parse(name string, data []byte, dir string) (*Profile, error) {
 }
 
 // precheck rejects what the YAML parser should never see: invalid UTF-8, a byte-order mark in the middle,
-// NUL bytes, and bracket nesting deep enough to make a recursive parser suffer.
+// NUL bytes, bracket nesting deep enough to make a recursive parser suffer, and more lines than a profile
+// ever has.
 func precheck(name string, data []byte) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return ErrorList{{Pos: Pos{File: name, Line: 1, Col: 1}, Msg: emptyProfile}}
 	}
+	data = bytes.TrimPrefix(data, bom) // as the parser will, so that columns on line 1 agree
 	line, col, depth := 1, 1, 0
 	for i := 0; i < len(data); {
+		if line > maxLines {
+			return ErrorList{{Pos: Pos{File: name, Line: line, Col: col}, Msg: fmt.Sprintf("more than %d lines: is this really a profile?", maxLines)}}
+		}
 		r, size := utf8.DecodeRune(data[i:])
 		if r == utf8.RuneError && size <= 1 {
 			return ErrorList{{Pos: Pos{File: name, Line: line, Col: col}, Msg: fmt.Sprintf("invalid UTF-8 (byte 0x%02x): save the profile as UTF-8", data[i])}}
