@@ -425,20 +425,3 @@ func valueOf(n ast.Node, key string) ast.Node {
 
 // valueOfPtr returns the addressable value a pointer points to.
 func valueOfPtr(p any) reflect.Value { return reflect.ValueOf(p).Elem() }
-
-// keyOf returns the key node for key in a mapping, or nil.
-func keyOf(n ast.Node, key string) ast.Node {
-	var values []*ast.MappingValueNode
-	switch m := n.(type) {
-	case *ast.MappingNode:
-		values = m.Values
-	case *ast.MappingValueNode:
-		values = []*ast.MappingValueNode{m}
-	}
-	for _, mv := range values {
-		if keyText(mv.Key) == key {
-			return mv.Key
-		}
-	}
-	return nil
-}

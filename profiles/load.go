@@ -194,11 +194,4 @@ func syntaxError(name string, err error) ErrorList {
 }
 
 // Key returns the position of key itself (not its value) in the mapping ptr was decoded from.
-func (l *Locator) Key(ptr any, key string) Pos {
-	if n, ok := l.d.nodes[ptr]; ok {
-		if k := keyOf(n, key); k != nil {
-			return l.d.pos(k)
-		}
-	}
-	return l.d.at(ptr, key)
-}
+func (l *Locator) Key(ptr any, key string) Pos { return l.d.atKey(ptr, key) }
