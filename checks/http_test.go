@@ -430,6 +430,33 @@ func TestHTTPTargetAndHeader(t *testing.T) {
 	})
 }
 
+func TestHTTPSlowBody(t *testing.T) {
+	// The status and headers came; the body never ends. The status decides, the body read is cut off.
+	f := newTLSFixture(t)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	srv := f.serveHTTPS(t, "127.0.0.1:0", nil, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", hstsYear)
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	s := f.httpSpec(srv.port)
+	s.Timeout = Duration(200 * time.Millisecond)
+	start := time.Now()
+	r := s.Run(context.Background(), f.env)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %s with a 200ms timeout", d)
+	}
+	wantStatus(t, r, Pass)
+	wantEvidence(t, r, "status", 403)
+	wantEvidence(t, r, "body_bytes", len("partial"))
+}
+
 func TestHTTPHead(t *testing.T) {
 	f := newTLSFixture(t)
 	srv := f.serveHTTPS(t, "127.0.0.1:0", nil, unauthorized(hstsYear))
