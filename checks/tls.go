@@ -97,13 +97,24 @@ func (s *TLSSpec) Check(v *Validator) {
 // Run probes the endpoint.
 func (s *TLSSpec) Run(ctx context.Context, env *Env) Result {
 	addr, t, err := env.Addr(s.Target, s.Port)
-	ev := Evidence{"target": s.Target, "address": addr, "port": s.Port, "policy": s.Policy,
-		"min_version": s.minVersion(), "require_client_cert": s.requireClientCert(),
-		"forbid_weak_ciphers": s.forbidWeak(), "limits": tlsLimits}
+	ev := s.evidence(addr)
 	if err != nil {
 		return Errored(ev, "%v", err)
 	}
-	name := cmp.Or(s.ServerName, t.Name, t.Address.String())
+	return s.judge(ctx, env, ev, addr, cmp.Or(s.ServerName, t.Name, t.Address.String()))
+}
+
+// evidence is what every result records about the request, whether or not a packet was sent.
+func (s *TLSSpec) evidence(addr string) Evidence {
+	return Evidence{"target": s.Target, "address": addr, "port": s.Port, "policy": s.Policy,
+		"min_version": s.minVersion(), "require_client_cert": s.requireClientCert(),
+		"forbid_weak_ciphers": s.forbidWeak(), "limits": tlsLimits}
+}
+
+// judge probes the TLS endpoint at addr ("ip:port", already checked against the scope) and verifies its
+// chain for name, adding to ev. It is the whole judgement of the tls probe, so the http probe can judge
+// its HTTPS endpoint with the same code.
+func (s *TLSSpec) judge(ctx context.Context, env *Env, ev Evidence, addr, name string) Result {
 	ev["server_name"] = name
 	// A CA bundle that cannot be read is the profile's fault; say so before any packet is sent.
 	roots, err := s.roots(env)
