@@ -7,13 +7,21 @@ export PATH="$PATH:/usr/local/go/bin"
 
 # System packages the tests use. Installed when missing and we are root on Debian; otherwise the tests
 # that need them say so and skip.
-pkgs=(gcc libc6-dev)
+#   gcc, libc6-dev     go test -race
+#   openssh-server     the ssh probe against Debian's real sshd (also ssh-keygen)
+#   nginx              the http probe against Debian's real nginx
+pkgs=(gcc libc6-dev openssh-server openssh-client nginx)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "test.sh: installing ${missing[*]}"
+  # Daemons must not start on install (they would listen on all interfaces): tests start their own,
+  # on loopback, and stop them.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
 fi
 
 unformatted=$(gofmt -l .)
