@@ -125,7 +125,7 @@ func (s *ICMPSpec) Run(ctx context.Context, env *Env) Result {
 	if req.Timeout <= 0 {
 		req.Timeout = time.Second
 	}
-	ev["count"], ev["interval_ms"], ev["timeout_ms"], ev["size"] = req.Count, ms(req.Interval), ms(req.Timeout), req.Size
+	ev["count"], ev["interval_ms"], ev["timeout_ms"], ev["size"] = req.Count, evidenceMS(req.Interval), evidenceMS(req.Timeout), req.Size
 	if ctx.Err() != nil {
 		return Errored(ev, "could not decide: %s before the first echo request", stopReason(ctx))
 	}
@@ -255,8 +255,8 @@ func (s *ICMPSpec) judgeIsolation(ev Evidence, addr string, st pingStats) Result
 // judgeQuality fails on every threshold that is exceeded, naming each.
 func (s *ICMPSpec) judgeQuality(ev Evidence, addr string, st pingStats) Result {
 	lim := s.limits()
-	ev["thresholds"] = map[string]any{"max_rtt_ms": ms(lim.rtt), "rtt_statistic": "p95",
-		"max_jitter_ms": ms(lim.jitter), "max_loss_pct": lim.loss}
+	ev["thresholds"] = map[string]any{"max_rtt_ms": evidenceMS(lim.rtt), "rtt_statistic": "p95",
+		"max_jitter_ms": evidenceMS(lim.jitter), "max_loss_pct": lim.loss}
 	if st.received == 0 {
 		why := "no echo reply"
 		ev["outcome"] = "no-reply"
@@ -272,28 +272,28 @@ func (s *ICMPSpec) judgeQuality(ev Evidence, addr string, st pingStats) Result {
 	ev["outcome"] = "replied"
 	v := newVerdict()
 	if st.lossPct > lim.loss {
-		v.add(Fail, "loss %s%% over max_loss %s%% (%d of %d lost)", pct(st.lossPct), pct(lim.loss), st.sent-st.received, st.sent)
+		v.add(Fail, "loss %s%% over max_loss %s%% (%d of %d lost)", icmpPct(st.lossPct), icmpPct(lim.loss), st.sent-st.received, st.sent)
 	}
 	if st.p95 > lim.rtt {
-		v.add(Fail, "RTT p95 %s ms over max_rtt %s ms", num(ms(st.p95)), num(ms(lim.rtt)))
+		v.add(Fail, "RTT p95 %s ms over max_rtt %s ms", icmpNum(evidenceMS(st.p95)), icmpNum(evidenceMS(lim.rtt)))
 	}
 	if st.hasJitter && st.jitter > lim.jitter {
-		v.add(Fail, "jitter %s ms over max_jitter %s ms", num(ms(st.jitter)), num(ms(lim.jitter)))
+		v.add(Fail, "jitter %s ms over max_jitter %s ms", icmpNum(evidenceMS(st.jitter)), icmpNum(evidenceMS(lim.jitter)))
 	}
 	if v.status != Pass {
 		v.reasons[0] = addr + ": " + v.reasons[0]
 	}
 	jitter := "n/a (fewer than 2 replies)"
 	if st.hasJitter {
-		jitter = num(ms(st.jitter)) + " ms"
+		jitter = icmpNum(evidenceMS(st.jitter)) + " ms"
 	}
 	return v.result(ev, fmt.Sprintf("%s: %d/%d replies, loss %s%%, RTT p95 %s ms, jitter %s — within limits",
-		addr, st.received, st.sent, pct(st.lossPct), num(ms(st.p95)), jitter))
+		addr, st.received, st.sent, icmpPct(st.lossPct), icmpNum(evidenceMS(st.p95)), jitter))
 }
 
 // ms turns a duration into milliseconds rounded to the microsecond, as evidence shows them.
-func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+func evidenceMS(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 
-func num(f float64) string { return fmt.Sprintf("%g", f) }
+func icmpNum(f float64) string { return fmt.Sprintf("%g", f) }
 
-func pct(f float64) string { return fmt.Sprintf("%g", math.Round(f*100)/100) }
+func icmpPct(f float64) string { return fmt.Sprintf("%g", math.Round(f*100)/100) }

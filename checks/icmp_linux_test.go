@@ -22,7 +22,7 @@ func fastPing(expect string) *ICMPSpec {
 		Timeout: Duration(300 * time.Millisecond)}
 }
 
-func loopbackTargets(addrs ...string) *Env {
+func icmpLoopbackEnv(addrs ...string) *Env {
 	targets := map[string]Target{}
 	for i, a := range addrs {
 		name := "robot"
@@ -34,7 +34,7 @@ func loopbackTargets(addrs ...string) *Env {
 	return &Env{Scope: NewScope(netip.MustParsePrefix("127.0.0.0/8")), Targets: targets, Timeout: time.Second}
 }
 
-func needRoot(t *testing.T) {
+func needRawSocket(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (CAP_NET_RAW) for a raw ICMP socket")
@@ -42,10 +42,10 @@ func needRoot(t *testing.T) {
 }
 
 func TestICMPRealRawPingLoopback(t *testing.T) {
-	needRoot(t)
+	needRawSocket(t)
 	spec := fastPing("reachable")
 	spec.Privileged = "true"
-	r := spec.Run(context.Background(), loopbackTargets("127.0.0.1"))
+	r := spec.Run(context.Background(), icmpLoopbackEnv("127.0.0.1"))
 	wantStatus(t, r, Pass)
 	wantEvidence(t, r, "mode", "raw")
 	wantEvidence(t, r, "sent", 5)
@@ -66,21 +66,35 @@ func TestICMPRealRawPingLoopback(t *testing.T) {
 	}
 }
 
+func TestICMPRealRawPingIPv6Loopback(t *testing.T) {
+	needRawSocket(t)
+	if !routeHasIPv6Loopback() {
+		t.Skip("no IPv6 loopback on this host")
+	}
+	env := &Env{Scope: NewScope(netip.MustParsePrefix("::1/128")), Timeout: time.Second,
+		Targets: map[string]Target{"robot": {Address: netip.MustParseAddr("::1")}}}
+	r := fastPing("reachable").Run(context.Background(), env)
+	wantStatus(t, r, Pass)
+	wantEvidence(t, r, "mode", "raw")
+	wantEvidence(t, r, "received", 5)
+	wantEvidence(t, r, "source", "::1")
+}
+
 func TestICMPRealIsolationFailsWhenAnswered(t *testing.T) {
-	needRoot(t)
-	r := fastPing("unreachable").Run(context.Background(), loopbackTargets("127.0.0.1"))
+	needRawSocket(t)
+	r := fastPing("unreachable").Run(context.Background(), icmpLoopbackEnv("127.0.0.1"))
 	wantStatus(t, r, Fail)
 	wantSummary(t, r, "answered 5 of 5 echo requests", "reachable from here")
 }
 
 func TestICMPRealCancelled(t *testing.T) {
-	needRoot(t)
+	needRawSocket(t)
 	spec := fastPing("unreachable")
 	spec.Count = 200
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	r := spec.Run(ctx, loopbackTargets("127.0.0.1"))
+	r := spec.Run(ctx, icmpLoopbackEnv("127.0.0.1"))
 	wantStatus(t, r, Error)
 	wantSummary(t, r, "could not decide")
 	if d := time.Since(start); d > time.Second {
@@ -99,7 +113,7 @@ func TestICMPRealDatagramHost(t *testing.T) {
 	fmt.Sscan(string(b), &lo, &hi)
 	spec := fastPing("reachable")
 	spec.Privileged = "false"
-	r := spec.Run(context.Background(), loopbackTargets("127.0.0.1"))
+	r := spec.Run(context.Background(), icmpLoopbackEnv("127.0.0.1"))
 	if gid := os.Getgid(); gid >= lo && gid <= hi {
 		wantStatus(t, r, Pass)
 		wantEvidence(t, r, "mode", "udp")
@@ -118,18 +132,18 @@ func TestICMPRealPermissionsInNamespace(t *testing.T) {
 	allow := map[string]string{"net.ipv4.ping_group_range": "0 2147483647"}
 	deny := map[string]string{"net.ipv4.ping_group_range": "1 0"}
 	var raw, udpFallback, neither, neitherIsolation, udpOnly Result
-	netns{sysctl: allow}.run(t, func() {
-		raw = fastPing("reachable").Run(context.Background(), loopbackTargets("127.0.0.1"))
+	privateNetns{sysctl: allow}.run(t, func() {
+		raw = fastPing("reachable").Run(context.Background(), icmpLoopbackEnv("127.0.0.1"))
 	})
-	netns{sysctl: allow, dropNetRaw: true}.run(t, func() {
-		udpFallback = fastPing("reachable").Run(context.Background(), loopbackTargets("127.0.0.1"))
+	privateNetns{sysctl: allow, dropNetRaw: true}.run(t, func() {
+		udpFallback = fastPing("reachable").Run(context.Background(), icmpLoopbackEnv("127.0.0.1"))
 		s := fastPing("reachable")
 		s.Privileged = "false"
-		udpOnly = s.Run(context.Background(), loopbackTargets("127.0.0.1"))
+		udpOnly = s.Run(context.Background(), icmpLoopbackEnv("127.0.0.1"))
 	})
-	netns{sysctl: deny, dropNetRaw: true}.run(t, func() {
-		neither = fastPing("reachable").Run(context.Background(), loopbackTargets("127.0.0.1"))
-		neitherIsolation = fastPing("unreachable").Run(context.Background(), loopbackTargets("127.0.0.1"))
+	privateNetns{sysctl: deny, dropNetRaw: true}.run(t, func() {
+		neither = fastPing("reachable").Run(context.Background(), icmpLoopbackEnv("127.0.0.1"))
+		neitherIsolation = fastPing("unreachable").Run(context.Background(), icmpLoopbackEnv("127.0.0.1"))
 	})
 
 	wantStatus(t, raw, Pass)
@@ -155,13 +169,13 @@ func TestICMPRealPermissionsInNamespace(t *testing.T) {
 
 func TestICMPRealSilentTargetInNamespace(t *testing.T) {
 	var reachable, isolated Result
-	netns{sysctl: map[string]string{"net.ipv4.icmp_echo_ignore_all": "1"}}.run(t, func() {
+	privateNetns{sysctl: map[string]string{"net.ipv4.icmp_echo_ignore_all": "1"}}.run(t, func() {
 		spec := fastPing("reachable")
 		spec.Count, spec.Timeout = 3, Duration(100*time.Millisecond)
-		reachable = spec.Run(context.Background(), loopbackTargets("127.0.0.1"))
+		reachable = spec.Run(context.Background(), icmpLoopbackEnv("127.0.0.1"))
 		spec = fastPing("unreachable")
 		spec.Count, spec.Timeout = 3, Duration(100*time.Millisecond)
-		isolated = spec.Run(context.Background(), loopbackTargets("127.0.0.1"))
+		isolated = spec.Run(context.Background(), icmpLoopbackEnv("127.0.0.1"))
 	})
 	wantStatus(t, reachable, Fail)
 	wantSummary(t, reachable, "127.0.0.1 is not reachable: no echo reply (3 sent, 100% loss)")
@@ -176,7 +190,7 @@ func TestICMPRealSilentTargetInNamespace(t *testing.T) {
 // removed in the namespace so that other loopback addresses can carry no, prohibit, unreachable and
 // blackhole routes.
 func TestICMPRealNoRouteInNamespace(t *testing.T) {
-	lab := netns{ip: [][]string{
+	lab := privateNetns{ip: [][]string{
 		{"route", "del", "local", "127.0.0.0/8", "dev", "lo", "table", "local"},
 		{"route", "add", "blackhole", "127.0.0.7/32"},
 		{"route", "add", "prohibit", "127.0.0.8/32"},
@@ -184,7 +198,7 @@ func TestICMPRealNoRouteInNamespace(t *testing.T) {
 	}}
 	addrs := []string{"127.0.0.6", "127.0.0.7", "127.0.0.8", "127.0.0.9"}
 	outcomes := []string{"no-route", "blackhole", "prohibited", "unreachable"}
-	env := loopbackTargets(addrs...)
+	env := icmpLoopbackEnv(addrs...)
 	var reachable, isolated []Result
 	var direct PingReport
 	var directErr error

@@ -15,7 +15,7 @@ import (
 )
 
 // rtts builds a series of round-trip times from milliseconds; a negative number is a lost request.
-func rtts(msecs ...float64) []time.Duration {
+func rttSeries(msecs ...float64) []time.Duration {
 	out := make([]time.Duration, len(msecs))
 	for i, m := range msecs {
 		out[i] = time.Duration(m * float64(time.Millisecond))
@@ -36,13 +36,13 @@ func TestPingStatistics(t *testing.T) {
 		loss                     float64
 		p50, p95, p99, max, jitt float64 // ms; jitt < 0: no jitter
 	}{
-		{"steady", rtts(10, 12, 11, 15, 10), 0, 5, 5, 0, 0, 11, 15, 15, 15, 3},
-		{"one lost in the middle", rtts(10, -1, 14, 12), 0, 4, 3, 0, 25, 12, 14, 14, 14, 3},
-		{"late reply is lost", rtts(10, 150), 0, 2, 1, 1, 50, 10, 10, 10, 10, -1},
-		{"all lost", rtts(-1, -1, -1), 0, 3, 0, 0, 100, 0, 0, 0, 0, -1},
-		{"duplicates ignored", rtts(5, 7), 2, 2, 2, 0, 0, 5, 7, 7, 7, 2},
-		{"hundred samples", rtts(hundred...), 0, 100, 100, 0, 0, 50, 95, 99, 100, 1},
-		{"single reply", rtts(42), 0, 1, 1, 0, 0, 42, 42, 42, 42, -1},
+		{"steady", rttSeries(10, 12, 11, 15, 10), 0, 5, 5, 0, 0, 11, 15, 15, 15, 3},
+		{"one lost in the middle", rttSeries(10, -1, 14, 12), 0, 4, 3, 0, 25, 12, 14, 14, 14, 3},
+		{"late reply is lost", rttSeries(10, 150), 0, 2, 1, 1, 50, 10, 10, 10, 10, -1},
+		{"all lost", rttSeries(-1, -1, -1), 0, 3, 0, 0, 100, 0, 0, 0, 0, -1},
+		{"duplicates ignored", rttSeries(5, 7), 2, 2, 2, 0, 0, 5, 7, 7, 7, 2},
+		{"hundred samples", rttSeries(hundred...), 0, 100, 100, 0, 0, 50, 95, 99, 100, 1},
+		{"single reply", rttSeries(42), 0, 1, 1, 0, 0, 42, 42, 42, 42, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := (&fakePinger{series: tc.series, dups: tc.dups}).report()
@@ -51,12 +51,12 @@ func TestPingStatistics(t *testing.T) {
 				t.Errorf("sent %d received %d late %d loss %g%%, want %d %d %d %g%%",
 					st.sent, st.received, st.late, st.lossPct, tc.sent, tc.received, tc.late, tc.loss)
 			}
-			got := []float64{ms(st.p50), ms(st.p95), ms(st.p99), ms(st.max)}
+			got := []float64{evidenceMS(st.p50), evidenceMS(st.p95), evidenceMS(st.p99), evidenceMS(st.max)}
 			if want := []float64{tc.p50, tc.p95, tc.p99, tc.max}; !slices.Equal(got, want) {
 				t.Errorf("p50/p95/p99/max = %v, want %v", got, want)
 			}
-			if (tc.jitt < 0) == st.hasJitter || (st.hasJitter && ms(st.jitter) != tc.jitt) {
-				t.Errorf("jitter %v (computed %v), want %v", ms(st.jitter), st.hasJitter, tc.jitt)
+			if (tc.jitt < 0) == st.hasJitter || (st.hasJitter && evidenceMS(st.jitter) != tc.jitt) {
+				t.Errorf("jitter %v (computed %v), want %v", evidenceMS(st.jitter), st.hasJitter, tc.jitt)
 			}
 			if st.duplicates != tc.dups {
 				t.Errorf("duplicates %d, want %d", st.duplicates, tc.dups)
@@ -81,7 +81,7 @@ func TestPingStatisticsBoundsSamples(t *testing.T) {
 }
 
 func TestICMPLinkQuality(t *testing.T) {
-	steady := rtts(20, 22, 21, 25, 20, 21, 22, 20, 23, 21)
+	steady := rttSeries(20, 22, 21, 25, 20, 21, 22, 20, 23, 21)
 	for _, tc := range []struct {
 		name    string
 		spec    ICMPSpec
@@ -91,21 +91,21 @@ func TestICMPLinkQuality(t *testing.T) {
 		absent  []string
 	}{
 		{"within defaults", ICMPSpec{}, steady, Pass, []string{"10/10 replies", "loss 0%", "RTT p95 25 ms", "within limits"}, nil},
-		{"one loss in ten over 1%", ICMPSpec{}, rtts(20, 21, -1, 20, 22, 21, 20, 22, 21, 20), Fail,
+		{"one loss in ten over 1%", ICMPSpec{}, rttSeries(20, 21, -1, 20, 22, 21, 20, 22, 21, 20), Fail,
 			[]string{"loss 10% over max_loss 1% (1 of 10 lost)"}, []string{"RTT", "jitter"}},
-		{"one loss in ten within 10%", ICMPSpec{MaxLoss: ptr(Percent(10))}, rtts(20, 21, -1, 20, 22, 21, 20, 22, 21, 20), Pass, nil, nil},
-		{"slow link", ICMPSpec{}, rtts(120, 121, 119, 122, 120, 121, 120, 119, 122, 120), Fail,
+		{"one loss in ten within 10%", ICMPSpec{MaxLoss: percentPtr(Percent(10))}, rttSeries(20, 21, -1, 20, 22, 21, 20, 22, 21, 20), Pass, nil, nil},
+		{"slow link", ICMPSpec{}, rttSeries(120, 121, 119, 122, 120, 121, 120, 119, 122, 120), Fail,
 			[]string{"RTT p95 122 ms over max_rtt 100 ms"}, []string{"loss", "jitter"}},
 		{"one spike does not move p95 of 100", ICMPSpec{Count: 100, MaxJitter: Duration(50 * time.Millisecond)},
-			append(rtts(500), slices.Repeat(rtts(20), 99)...), Pass, nil, nil},
-		{"jittery link", ICMPSpec{}, rtts(10, 60, 10, 60, 10, 60, 10, 60, 10, 60), Fail,
+			append(rttSeries(500), slices.Repeat(rttSeries(20), 99)...), Pass, nil, nil},
+		{"jittery link", ICMPSpec{}, rttSeries(10, 60, 10, 60, 10, 60, 10, 60, 10, 60), Fail,
 			[]string{"jitter 50 ms over max_jitter 20 ms"}, []string{"loss", "RTT p95"}},
 		{"everything wrong names everything", ICMPSpec{MaxRTT: Duration(50 * time.Millisecond)},
-			rtts(10, 90, -1, 10, 90, 10, 90, 10, 90, 10), Fail,
+			rttSeries(10, 90, -1, 10, 90, 10, 90, 10, 90, 10), Fail,
 			[]string{"loss 10%", "RTT p95 90 ms over max_rtt 50 ms", "jitter 80 ms over max_jitter 20 ms"}, nil},
-		{"no replies", ICMPSpec{}, rtts(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1), Fail,
+		{"no replies", ICMPSpec{}, rttSeries(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1), Fail,
 			[]string{"not reachable", "no echo reply", "100% loss"}, nil},
-		{"only late replies", ICMPSpec{Timeout: Duration(100 * time.Millisecond)}, slices.Repeat(rtts(150), 10), Fail,
+		{"only late replies", ICMPSpec{Timeout: Duration(100 * time.Millisecond)}, slices.Repeat(rttSeries(150), 10), Fail,
 			[]string{"not reachable", "10 late"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -131,8 +131,8 @@ func TestICMPLinkQuality(t *testing.T) {
 }
 
 func TestICMPEvidence(t *testing.T) {
-	f := &fakePinger{series: rtts(10, -1, 14, 12)}
-	r := runICMP(t, &ICMPSpec{Expect: "reachable", Count: 4, MaxLoss: ptr(Percent(30))}, f)
+	f := &fakePinger{series: rttSeries(10, -1, 14, 12)}
+	r := runICMP(t, &ICMPSpec{Expect: "reachable", Count: 4, MaxLoss: percentPtr(Percent(30))}, f)
 	wantStatus(t, r, Pass)
 	for key, want := range map[string]any{
 		"sent": 4, "received": 3, "loss_pct": 25, "jitter_ms": 3, "mode": "raw", "source": "127.0.0.1",
@@ -151,20 +151,20 @@ func TestICMPEvidence(t *testing.T) {
 
 func TestICMPIsolation(t *testing.T) {
 	t.Run("silence passes", func(t *testing.T) {
-		r := runICMP(t, &ICMPSpec{Expect: "unreachable", Count: 3}, &fakePinger{series: rtts(-1, -1, -1)})
+		r := runICMP(t, &ICMPSpec{Expect: "unreachable", Count: 3}, &fakePinger{series: rttSeries(-1, -1, -1)})
 		wantStatus(t, r, Pass)
 		wantEvidence(t, r, "outcome", "no-reply")
 		wantEvidence(t, r, "received", 0)
 		wantEvidence(t, r, "rtt_ms", nil)
 	})
 	t.Run("one reply fails", func(t *testing.T) {
-		r := runICMP(t, &ICMPSpec{Expect: "unreachable", Count: 3}, &fakePinger{series: rtts(-1, 3, -1)})
+		r := runICMP(t, &ICMPSpec{Expect: "unreachable", Count: 3}, &fakePinger{series: rttSeries(-1, 3, -1)})
 		wantStatus(t, r, Fail)
 		wantSummary(t, r, "answered 1 of 3", "reachable from here")
 	})
 	t.Run("a late reply still proves reachability", func(t *testing.T) {
 		r := runICMP(t, &ICMPSpec{Expect: "unreachable", Count: 2, Timeout: Duration(50 * time.Millisecond)},
-			&fakePinger{series: rtts(-1, 900)})
+			&fakePinger{series: rttSeries(-1, 900)})
 		wantStatus(t, r, Fail)
 		wantEvidence(t, r, "late", 1)
 	})
@@ -194,7 +194,7 @@ func TestICMPSendErrors(t *testing.T) {
 
 func TestICMPPermissions(t *testing.T) {
 	t.Run("auto falls back to the datagram socket", func(t *testing.T) {
-		f := &fakePinger{series: rtts(1, 1, 1), refuse: map[bool]bool{true: true}}
+		f := &fakePinger{series: rttSeries(1, 1, 1), refuse: map[bool]bool{true: true}}
 		r := runICMP(t, &ICMPSpec{Expect: "reachable", Count: 3}, f)
 		wantStatus(t, r, Pass)
 		wantEvidence(t, r, "mode", "udp")
@@ -235,7 +235,7 @@ func TestICMPPermissions(t *testing.T) {
 }
 
 func TestICMPOutOfScopeSendsNothing(t *testing.T) {
-	f := &fakePinger{series: rtts(1)}
+	f := &fakePinger{series: rttSeries(1)}
 	env := loopbackEnv(t, map[string]Target{"robot": loopback})
 	env.Scope = NewScope(netip.MustParsePrefix("127.0.0.2/32"))
 	r := (&ICMPSpec{Target: "robot", Expect: "unreachable", pinger: f}).Run(context.Background(), env)
@@ -247,7 +247,7 @@ func TestICMPOutOfScopeSendsNothing(t *testing.T) {
 }
 
 func TestICMPCancelledIsError(t *testing.T) {
-	f := &fakePinger{series: rtts(1)}
+	f := &fakePinger{series: rttSeries(1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	r := (&ICMPSpec{Target: "robot", Expect: "unreachable", pinger: f}).Run(ctx, loopbackEnv(t, map[string]Target{"robot": loopback}))
@@ -256,7 +256,7 @@ func TestICMPCancelledIsError(t *testing.T) {
 		t.Fatalf("the pinger was called after cancellation")
 	}
 	// Cancelled during the series: the silence it saw proves nothing.
-	f = &fakePinger{series: rtts(-1, -1), cancelDuring: true}
+	f = &fakePinger{series: rttSeries(-1, -1), cancelDuring: true}
 	r = runICMP(t, &ICMPSpec{Expect: "unreachable"}, f)
 	wantStatus(t, r, Error)
 	wantSummary(t, r, "could not decide", "canceled")
@@ -264,15 +264,15 @@ func TestICMPCancelledIsError(t *testing.T) {
 
 func TestICMPCheck(t *testing.T) {
 	targets := map[string]Target{"robot": {Address: netip.MustParseAddr("198.18.1.10")}}
-	ms := func(n int) Duration { return Duration(time.Duration(n) * time.Millisecond) }
+	msd := func(n int) Duration { return Duration(time.Duration(n) * time.Millisecond) }
 	for _, tc := range []struct {
 		name   string
 		spec   ICMPSpec
 		fields []string
 	}{
 		{"minimal", ICMPSpec{Target: "robot", Expect: "reachable"}, nil},
-		{"full", ICMPSpec{Target: "robot", Expect: "reachable", Count: 50, Interval: ms(20), Size: 1400,
-			MaxRTT: ms(80), MaxJitter: ms(10), MaxLoss: ptr(Percent(0)), Timeout: ms(500), Privileged: "auto"}, nil},
+		{"full", ICMPSpec{Target: "robot", Expect: "reachable", Count: 50, Interval: msd(20), Size: 1400,
+			MaxRTT: msd(80), MaxJitter: msd(10), MaxLoss: percentPtr(Percent(0)), Timeout: msd(500), Privileged: "auto"}, nil},
 		{"isolation", ICMPSpec{Target: "robot", Expect: "unreachable", Count: 3, Privileged: "false"}, nil},
 		{"missing target", ICMPSpec{Expect: "reachable"}, []string{"target"}},
 		{"unknown target", ICMPSpec{Target: "robt", Expect: "reachable"}, []string{"target"}},
@@ -280,12 +280,12 @@ func TestICMPCheck(t *testing.T) {
 		{"bad expect", ICMPSpec{Target: "robot", Expect: "open"}, []string{"expect"}},
 		{"negative count", ICMPSpec{Target: "robot", Expect: "reachable", Count: -1}, []string{"count"}},
 		{"count too big", ICMPSpec{Target: "robot", Expect: "reachable", Count: 1001}, []string{"count"}},
-		{"interval too short", ICMPSpec{Target: "robot", Expect: "reachable", Interval: ms(5)}, []string{"interval"}},
+		{"interval too short", ICMPSpec{Target: "robot", Expect: "reachable", Interval: msd(5)}, []string{"interval"}},
 		{"size too small", ICMPSpec{Target: "robot", Expect: "reachable", Size: 8}, []string{"size"}},
 		{"size too big", ICMPSpec{Target: "robot", Expect: "reachable", Size: 70000}, []string{"size"}},
-		{"inverted thresholds", ICMPSpec{Target: "robot", Expect: "reachable", MaxRTT: ms(20), MaxJitter: ms(30)}, []string{"max_jitter"}},
-		{"thresholds with isolation", ICMPSpec{Target: "robot", Expect: "unreachable", MaxRTT: ms(20), MaxJitter: ms(5),
-			MaxLoss: ptr(Percent(1))}, []string{"max_rtt", "max_jitter", "max_loss"}},
+		{"inverted thresholds", ICMPSpec{Target: "robot", Expect: "reachable", MaxRTT: msd(20), MaxJitter: msd(30)}, []string{"max_jitter"}},
+		{"thresholds with isolation", ICMPSpec{Target: "robot", Expect: "unreachable", MaxRTT: msd(20), MaxJitter: msd(5),
+			MaxLoss: percentPtr(Percent(1))}, []string{"max_rtt", "max_jitter", "max_loss"}},
 		{"negative durations", ICMPSpec{Target: "robot", Expect: "reachable", MaxRTT: -1, Timeout: -1}, []string{"max_rtt", "timeout"}},
 		{"bad privileged", ICMPSpec{Target: "robot", Expect: "reachable", Privileged: "yes"}, []string{"privileged"}},
 	} {
@@ -366,4 +366,4 @@ func runICMP(t *testing.T, spec *ICMPSpec, f Pinger) Result {
 	return spec.Run(context.Background(), loopbackEnv(t, map[string]Target{"robot": loopback}))
 }
 
-func ptr[T any](v T) *T { return &v }
+func percentPtr(p Percent) *Percent { return &p }

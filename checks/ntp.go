@@ -78,7 +78,7 @@ func (s *NTPSpec) Run(ctx context.Context, env *Env) Result {
 	if maxStratum == 0 {
 		maxStratum = ntpDefaultMaxStratum
 	}
-	ev["max_offset_ms"], ev["max_stratum"] = ms(maxOffset), maxStratum
+	ev["max_offset_ms"], ev["max_stratum"] = evidenceMS(maxOffset), maxStratum
 
 	v := newVerdict()
 	if r.IsKissOfDeath() {
@@ -158,18 +158,18 @@ func ntpErrorText(err error, addr string, timeout time.Duration) string {
 // ntpFill records the answer under the evidence keys the run record header and reviewers use.
 // offset_ms is server minus local: positive means this host's clock is behind.
 func ntpFill(ev Evidence, r *ntp.Response) {
-	ev["offset_ms"] = ms(r.ClockOffset)
-	ev["rtt_ms"] = ms(r.RTT)
+	ev["offset_ms"] = evidenceMS(r.ClockOffset)
+	ev["rtt_ms"] = evidenceMS(r.RTT)
 	ev["stratum"] = int(r.Stratum)
 	ev["leap"] = ntpLeapName(r.Leap)
 	ev["leap_indicator"] = int(r.Leap)
 	ev["reference_id"] = r.ReferenceString()
 	ev["server_time"] = r.Time.UTC().Format(time.RFC3339Nano)
 	ev["reference_time"] = r.ReferenceTime.UTC().Format(time.RFC3339Nano)
-	ev["root_distance_ms"] = ms(r.RootDistance)
-	ev["root_delay_ms"] = ms(r.RootDelay)
-	ev["root_dispersion_ms"] = ms(r.RootDispersion)
-	ev["precision_ms"] = ms(r.Precision)
+	ev["root_distance_ms"] = evidenceMS(r.RootDistance)
+	ev["root_delay_ms"] = evidenceMS(r.RootDelay)
+	ev["root_dispersion_ms"] = evidenceMS(r.RootDispersion)
+	ev["precision_ms"] = evidenceMS(r.Precision)
 	ev["version"] = r.Version
 }
 

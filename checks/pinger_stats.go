@@ -52,7 +52,7 @@ func pingStatistics(rep PingReport, timeout time.Duration) pingStats {
 			st.addSample(nil)
 		default:
 			st.rtts = append(st.rtts, rtt)
-			st.addSample(ms(rtt))
+			st.addSample(evidenceMS(rtt))
 		}
 	}
 	st.received = len(st.rtts)
@@ -97,11 +97,11 @@ func (st pingStats) fill(ev Evidence) {
 	ev["loss_pct"] = math.Round(st.lossPct*100) / 100
 	ev["rtt_ms"], ev["jitter_ms"] = nil, nil
 	if st.received > 0 {
-		ev["rtt_ms"] = map[string]float64{"p50": ms(st.p50), "p95": ms(st.p95), "p99": ms(st.p99),
-			"max": ms(st.max), "min": ms(st.min)}
+		ev["rtt_ms"] = map[string]float64{"p50": evidenceMS(st.p50), "p95": evidenceMS(st.p95), "p99": evidenceMS(st.p99),
+			"max": evidenceMS(st.max), "min": evidenceMS(st.min)}
 	}
 	if st.hasJitter {
-		ev["jitter_ms"] = ms(st.jitter)
+		ev["jitter_ms"] = evidenceMS(st.jitter)
 	}
 	samples := st.samples
 	if samples == nil {

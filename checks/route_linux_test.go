@@ -18,7 +18,7 @@ import (
 // The kernel's route choice is tested in a network namespace the test creates, with veth pairs for a
 // closed segment and an office segment behind the default route. Nothing in it links to the host's
 // namespace, and a UDP connect sends no packet anyway.
-var routeLab = netns{ip: [][]string{
+var routeLab = privateNetns{ip: [][]string{
 	{"link", "add", "closed0", "type", "veth", "peer", "name", "closed1"},
 	{"addr", "add", "198.18.1.2/24", "dev", "closed0"},
 	{"link", "set", "closed0", "up"}, {"link", "set", "closed1", "up"},
@@ -90,7 +90,7 @@ func TestRouteInNamespace(t *testing.T) {
 
 func TestRouteNoRouteInNamespace(t *testing.T) {
 	env := routeLabEnv(t)
-	lab := netns{ip: routeLab.ip[:4]} // the closed segment only, no default route
+	lab := privateNetns{ip: routeLab.ip[:4]} // the closed segment only, no default route
 	var reached, lost Result
 	lab.run(t, func() {
 		reached = (&RouteSpec{Target: "robot", ExpectSource: []string{"198.18.1.0/24"}}).Run(context.Background(), env)
@@ -105,9 +105,9 @@ func TestRouteNoRouteInNamespace(t *testing.T) {
 	}
 }
 
-// netns is a private network namespace for a test: lo is brought up, then the ip commands run, the
+// privateNetns is a private network namespace for a test: lo is brought up, then the ip commands run, the
 // sysctls (per namespace: net.ipv4.*) are written and, if asked, CAP_NET_RAW is dropped.
-type netns struct {
+type privateNetns struct {
 	ip         [][]string
 	sysctl     map[string]string
 	dropNetRaw bool
@@ -120,7 +120,7 @@ var errNetnsUnavailable = errors.New("network namespace unavailable")
 // threads: the goroutine stays locked to its thread and never unlocks, so the runtime ends the thread
 // with it and no other goroutine ever runs there. f must not call t.Fatal (another goroutine); it
 // stores what it saw for the test to judge afterwards.
-func (n netns) run(t *testing.T, f func()) {
+func (n privateNetns) run(t *testing.T, f func()) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create a network namespace")
@@ -146,7 +146,7 @@ func (n netns) run(t *testing.T, f func()) {
 	}
 }
 
-func (n netns) enter(ipBin string) error {
+func (n privateNetns) enter(ipBin string) error {
 	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("%w: unshare: %v", errNetnsUnavailable, err)
 	}

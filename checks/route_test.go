@@ -10,7 +10,7 @@ import (
 )
 
 func TestRouteLoopback(t *testing.T) {
-	lo := loopbackInterface(t)
+	lo := routeLoopbackIface(t)
 	for _, tc := range []struct {
 		name      string
 		target    string
@@ -38,7 +38,7 @@ func TestRouteLoopback(t *testing.T) {
 		{"IPv6 loopback", "::1", RouteSpec{ExpectSource: []string{"::1/128"}}, Pass, "::1", nil, "::1/128"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.target == "::1" && !hasIPv6Loopback() {
+			if tc.target == "::1" && !routeHasIPv6Loopback() {
 				t.Skip("no IPv6 loopback on this host")
 			}
 			env := loopbackEnv(t, map[string]Target{"robot": {Address: netip.MustParseAddr(tc.target)}})
@@ -124,7 +124,7 @@ func TestRouteCheck(t *testing.T) {
 }
 
 // loopbackInterface names this host's loopback interface (lo on Linux, lo0 elsewhere).
-func loopbackInterface(t *testing.T) string {
+func routeLoopbackIface(t *testing.T) string {
 	t.Helper()
 	ifaces, err := net.Interfaces()
 	if err != nil {
@@ -139,7 +139,7 @@ func loopbackInterface(t *testing.T) string {
 	return ""
 }
 
-func hasIPv6Loopback() bool {
+func routeHasIPv6Loopback() bool {
 	c, err := net.ListenPacket("udp6", "[::1]:0")
 	if err != nil {
 		return false
