@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net"
 	"os"
 	"path/filepath"
@@ -55,10 +56,22 @@ type dnsService struct {
 	leaks map[string]string // outside names the resolver wrongly answers (a planted leak)
 }
 
+type sshService struct {
+	addr string
+	weak bool // also offers CBC ciphers and SHA-1 MACs, as a forgotten maintenance box does
+}
+
+type portalService struct {
+	https, plain, name string // a cloud login page: 401 + HSTS over HTTPS; plain HTTP only redirects
+}
+
 type layout struct {
 	listeners []string // plain TCP listeners (accept, then close)
 	tls       []tlsService
 	dns       dnsService
+	ntp       string // address of the facility's time server (in step with this host)
+	ssh       []sshService
+	portals   []portalService
 }
 
 var layouts = map[string]layout{
@@ -79,6 +92,9 @@ var layouts = map[string]layout{
 			zone:  map[string]string{"robot.patient.lab.test.": "127.77.1.10", "dns.patient.lab.test.": "127.77.5.53"},
 			leaks: map[string]string{"telemetry.vendor.example.": "192.0.2.80"}, // planted
 		},
+		ntp:     "127.77.5.123:18123",
+		ssh:     []sshService{{"127.77.4.2:18022", true}}, // planted
+		portals: []portalService{{"127.77.3.12:18443", "127.77.3.12:18080", "portal.cloud.lab.test"}},
 	},
 	"surgeon": {
 		listeners: []string{"127.78.1.10:18500", "127.78.6.10:18443"},
@@ -89,55 +105,65 @@ var layouts = map[string]layout{
 			addr: "127.78.5.53:18053",
 			zone: map[string]string{"console.surgeon.lab.test.": "127.78.1.10"},
 		},
+		ntp: "127.78.5.123:18123",
 	},
 }
 
 // StartDemo starts the simulated services of one side ("patient" or "surgeon") and loads its built-in
 // profile. Everything listens on 127.77.x.y / 127.78.x.y only. Close stops it all.
-func StartDemo(side string) (d *Demo, err error) {
+func StartDemo(side string) (*Demo, error) {
 	l, ok := layouts[side]
 	if !ok {
 		return nil, fmt.Errorf("unknown demo side %q: use patient or surgeon", side)
 	}
+	return startLayout(side, l, Sides[side])
+}
+
+// startLayout starts the services of l and loads the built-in profile that goes with them.
+func startLayout(side string, l layout, profile string) (*Demo, error) {
 	dir, err := os.MkdirTemp("", "preflight-demo-")
 	if err != nil {
 		return nil, err
 	}
-	d = &Demo{Side: side, Dir: dir}
-	defer func() {
-		if err != nil {
-			d.Close()
-			d = nil
-		}
-	}()
-	ca, err := NewCA("preflight demo CA")
-	if err != nil {
+	d := &Demo{Side: side, Dir: dir}
+	if err := d.start(l); err != nil {
+		d.Close() // what did start, stops; the directory goes
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "demo-ca.pem"), ca.PEM, 0o644); err != nil {
+	if d.Profile, err = profiles.Builtin(profile, dir); err != nil {
+		d.Close()
 		return nil, err
+	}
+	return d, nil
+}
+
+// start brings up every service of a layout, writing the demo CA into d.Dir.
+func (d *Demo) start(l layout) error {
+	ca, err := NewCA("preflight demo CA")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(d.Dir, "demo-ca.pem"), ca.PEM, 0o644); err != nil {
+		return err
 	}
 	for _, a := range l.listeners {
 		if err := d.serveTCP(a, nil); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, s := range l.tls {
 		cfg, err := tlsConfig(ca, s)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := d.serveTCP(s.addr, cfg); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := d.serveDNS(l.dns); err != nil {
-		return nil, err
+		return err
 	}
-	if d.Profile, err = profiles.Builtin(Sides[side], dir); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return d.serveExtras(ca, l)
 }
 
 func listenErr(addr string, err error) error {
@@ -278,4 +304,56 @@ func (d *Demo) Close() error {
 	}
 	d.wg.Wait()
 	return os.RemoveAll(d.Dir)
+}
+
+// serveExtras starts the time server, SSH endpoints and cloud portals of a layout.
+func (d *Demo) serveExtras(ca *CA, l layout) error {
+	if l.ntp != "" {
+		pc, err := net.ListenPacket("udp", l.ntp)
+		if err != nil {
+			return listenErr(l.ntp, err)
+		}
+		d.closers = append(d.closers, pc)
+		d.wg.Go(func() { (&NTPResponder{}).Serve(pc) })
+	}
+	for _, s := range l.ssh {
+		ln, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			return listenErr(s.addr, err)
+		}
+		d.closers = append(d.closers, ln)
+		srv := &SSHServer{Version: "OpenSSH_9.6p1 lab", Ciphers: []string{"aes256-gcm@openssh.com", "aes128-ctr"},
+			MACs: []string{"hmac-sha2-256-etm@openssh.com", "hmac-sha2-256"}}
+		if s.weak {
+			srv.Version = "OpenSSH_7.4 maintenance"
+			srv.Ciphers = append(srv.Ciphers, "aes128-cbc")
+			srv.MACs = append(srv.MACs, "hmac-sha1")
+		}
+		if err := srv.Serve(ln); err != nil {
+			return err
+		}
+	}
+	for _, p := range l.portals {
+		cert, err := ca.Issue(Leaf{Names: []string{p.name}})
+		if err != nil {
+			return err
+		}
+		_, port, _ := net.SplitHostPort(p.https)
+		secure, plain := Portal(port)
+		for _, ep := range []struct {
+			addr string
+			cfg  *tls.Config
+			h    http.Handler
+		}{
+			{p.https, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}, secure},
+			{p.plain, nil, plain},
+		} {
+			ln, err := net.Listen("tcp", ep.addr)
+			if err != nil {
+				return listenErr(ep.addr, err)
+			}
+			d.closers = append(d.closers, ln, shutdownHTTP{httpServer(ln, ep.cfg, ep.h)})
+		}
+	}
+	return nil
 }
