@@ -284,8 +284,11 @@ func (s *AdvisorySet) AgeDays(now time.Time) int {
 	return int(math.Floor(now.Sub(s.updated).Hours() / 24))
 }
 
-// Stale reports whether the set is older than AdvisoryStaleAfter at now.
-func (s *AdvisorySet) Stale(now time.Time) bool { return now.Sub(s.updated) > AdvisoryStaleAfter }
+// Stale reports whether the set is older than AdvisoryStaleAfter at now, counted in whole days as the
+// evidence shows it.
+func (s *AdvisorySet) Stale(now time.Time) bool {
+	return s.AgeDays(now) > int(AdvisoryStaleAfter.Hours()/24)
+}
 
 // evidence describes the set for a result.
 func (s *AdvisorySet) evidence(now time.Time) Evidence {
