@@ -7,6 +7,7 @@ import (
 	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -113,7 +114,7 @@ func (src *FirmwareSource) check(v *Validator) {
 	rv := reflect.ValueOf(*src)
 	for i := range rv.NumField() {
 		name, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("yaml"), ",")
-		if name != "method" && !rv.Field(i).IsZero() && !contains(allowed, name) {
+		if name != "method" && !rv.Field(i).IsZero() && !slices.Contains(allowed, name) {
 			v.Errorf("source."+name, "source.%s is not used by method %s (it uses: %s)", name, src.Method, strings.Join(allowed, ", "))
 		}
 	}
@@ -161,15 +162,6 @@ func (src *FirmwareSource) check(v *Validator) {
 		src.checkSNMP(v)
 		needPattern(true)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Run reads the version from the appliance and judges it. A manual source is pending until Judge is called

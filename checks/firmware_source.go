@@ -228,7 +228,7 @@ func (src *FirmwareSource) checkHTTP(v *Validator) {
 		v.Errorf("source.url", "missing required field \"source.url\"")
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		v.Errorf("source.url", "bad url %q: write https://ADDRESS/path with an IP address or a target's name", src.URL)
-	case u.User != nil:
+	case u.User != nil || secretQuery(u):
 		v.Errorf("source.url", "url carries credentials: put the secret in header_env or header_file, never in the profile")
 	default:
 		host := u.Hostname()
@@ -264,6 +264,20 @@ func (src *FirmwareSource) checkHTTP(v *Validator) {
 	case src.Header != "" && !validHeaderName(src.Header):
 		v.Errorf("source.header", "bad header name %q", src.Header)
 	}
+}
+
+// secretQuery reports whether a URL's query looks like it carries a credential (FortiOS, for one, accepts
+// ?access_token=…), which would end up in the profile and the run record.
+func secretQuery(u *url.URL) bool {
+	for k := range u.Query() {
+		k = strings.ToLower(k)
+		for _, w := range []string{"token", "key", "pass", "secret", "auth", "session"} {
+			if strings.Contains(k, w) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func knownHost(targets map[string]Target, host string) bool {

@@ -43,6 +43,9 @@ func (s *FirmwareSpec) readSNMP(ctx context.Context, env *Env, src Evidence) (re
 		return reading{}, fmt.Errorf("snmp %s: %w", addr, err)
 	}
 	defer g.Conn.Close()
+	// gosnmp waits out its timeout before it looks at the context; closing the socket ends the wait now.
+	stop := context.AfterFunc(ctx, func() { g.Conn.Close() })
+	defer stop()
 	pkt, err := g.Get([]string{sysDescrOID})
 	if err != nil {
 		return reading{}, fmt.Errorf("snmp get sysDescr from %s: %w", addr, err)

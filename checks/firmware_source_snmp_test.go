@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -91,6 +92,42 @@ func TestFirmwareSNMP(t *testing.T) {
 			t.Errorf("the agent logged %d requests from an out-of-scope probe; want none", n)
 		}
 	})
+}
+
+// TestFirmwareSNMPSilentAgent needs no snmpd: a UDP socket that reads requests and never answers.
+func TestFirmwareSNMPSilentAgent(t *testing.T) {
+	env := firmwareEnv(t)
+	t.Setenv("PREFLIGHT_TEST_COMMUNITY", "s3cret-community")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	var got atomic.Int32
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+			got.Add(1)
+		}
+	}()
+	s := &FirmwareSpec{Vendor: "fortinet", Product: "fortios", Timeout: Duration(5 * time.Second), Source: FirmwareSource{
+		Method: "snmp", Target: "vpn", Port: pc.LocalAddr().(*net.UDPAddr).Port, CommunityEnv: "PREFLIGHT_TEST_COMMUNITY",
+		Pattern: `v(\S+)`}}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(150*time.Millisecond, cancel)
+	start := time.Now()
+	r := s.Run(ctx, env)
+	wantStatus(t, r, Error)
+	wantSummary(t, r, "run cancelled")
+	if time.Since(start) > 2*time.Second {
+		t.Errorf("cancellation took %s", time.Since(start))
+	}
+	if got.Load() == 0 {
+		t.Error("the request never reached the socket")
+	}
 }
 
 // snmpAgent is Debian's snmpd, run by the test on a loopback port.

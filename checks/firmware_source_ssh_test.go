@@ -9,8 +9,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -109,6 +111,18 @@ func TestFirmwareSSHCommand(t *testing.T) {
 		wantStatus(t, r, Error)
 		wantSummary(t, r, "Process exited with status 1")
 		wantEvidence(t, r, "raw", "Command fail. Return code -61\n")
+	})
+	t.Run("cancelled during the handshake is error", func(t *testing.T) {
+		port, _ := bannerServer(t, "") // accepts and never speaks
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		start := time.Now()
+		r := spec(port, "SHA256:"+strings.Repeat("A", 43)).Run(ctx, env)
+		wantStatus(t, r, Error)
+		wantSummary(t, r, "run cancelled")
+		if time.Since(start) > time.Second {
+			t.Errorf("cancellation took %s", time.Since(start))
+		}
 	})
 	t.Run("out of scope sends nothing", func(t *testing.T) {
 		srv := sshAppliance(t, client.pub, fortiStatus("v7.2.5,build1517,230606"))

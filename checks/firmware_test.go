@@ -46,6 +46,8 @@ func TestFirmwareCheck(t *testing.T) {
 			URL: "https://fortigate.example/api", JSONPath: "version"}}, "source.url", "never resolve names"},
 		{"http secret in url", FirmwareSpec{Vendor: "fortinet", Product: "fortios", Source: FirmwareSource{Method: "http_json",
 			URL: "https://admin:pw@127.0.0.1/api", JSONPath: "version"}}, "source.url", "never in the profile"},
+		{"http token in query", FirmwareSpec{Vendor: "fortinet", Product: "fortios", Source: FirmwareSource{Method: "http_json",
+			URL: "https://198.18.1.1/api/v2/monitor/system/status?access_token=abc", JSONPath: "version"}}, "source.url", "never in the profile"},
 		{"http header without value source", FirmwareSpec{Vendor: "fortinet", Product: "fortios", Source: FirmwareSource{Method: "http_json",
 			URL: "https://127.0.0.1/api", JSONPath: "version", Header: "Authorization"}}, "source.header", "header_env"},
 		{"http header over plain http", FirmwareSpec{Vendor: "fortinet", Product: "fortios", Source: FirmwareSource{Method: "http_json",
