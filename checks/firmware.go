@@ -302,7 +302,11 @@ func judgeMatches(vd *verdict, ev Evidence, prod Product, version string, matche
 	if len(kev) > 0 {
 		exploited = fmt.Sprintf(", %d known exploited", len(kev))
 	}
-	vd.add(Fail, "%s %s is inside the affected range of %d advisories%s: %s", prod.Label, version, len(matches), exploited, strings.Join(parts, ", "))
+	noun := "advisories"
+	if len(matches) == 1 {
+		noun = "advisory"
+	}
+	vd.add(Fail, "%s %s is inside the affected range of %d %s%s: %s", prod.Label, version, len(matches), noun, exploited, strings.Join(parts, ", "))
 }
 
 // advisorySet is the item's own advisory file when it names one, else the run's set.
@@ -355,4 +359,22 @@ func bounded(b []byte) string {
 		}
 		return r
 	}, s)
+}
+
+// Prompt asks for the version when the source is manual; other sources read it themselves.
+func (s *FirmwareSpec) Prompt() string {
+	if s.Source.Method != "manual" {
+		return ""
+	}
+	label := s.Vendor + "/" + s.Product
+	example := schemes["semver"].example
+	if p, ok := LookupProduct(s.Vendor, s.Product); ok {
+		label, example = p.Label, schemes[p.Scheme].example
+	}
+	return fmt.Sprintf("Firmware version shown on the %s admin screen (as displayed, e.g. %s)", label, example)
+}
+
+// JudgeInput judges a version the operator typed in, recorded as attested.
+func (s *FirmwareSpec) JudgeInput(env *Env, input string) Result {
+	return s.Judge(env, strings.TrimSpace(input), Evidence{"source": Evidence{"method": "manual", "attested": true}})
 }

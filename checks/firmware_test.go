@@ -195,7 +195,7 @@ func TestFirmwareBanner(t *testing.T) {
 		port, _ := bannerServer(t, "FortiGate-60F v7.2.5,build1517,230606 (GA.F)\r\nlogin: ")
 		r := bannerSpec(port).Run(context.Background(), env)
 		wantStatus(t, r, Fail)
-		wantSummary(t, r, "7.2.5,build1517 is inside the affected range of 1 advisories, 1 known exploited: CVE-2024-21762 [KEV] (fix: 7.2.7)")
+		wantSummary(t, r, "7.2.5,build1517 is inside the affected range of 1 advisory, 1 known exploited: CVE-2024-21762 [KEV] (fix: 7.2.7)")
 		wantEvidence(t, r, "advisories", []string{"CVE-2024-21762"})
 		wantEvidence(t, r, "fixed_in", map[string]string{"CVE-2024-21762": "7.2.7"})
 	})

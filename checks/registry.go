@@ -19,6 +19,14 @@ type Spec interface {
 	Run(ctx context.Context, env *Env) Result
 }
 
+// Attestable is a probe whose fact, for some configurations, an operator reads off a device and types in
+// (a firmware version from the appliance's admin screen). Prompt says what to enter, or "" when the
+// probe measures the fact itself; JudgeInput turns what was typed into a result, by the same rules.
+type Attestable interface {
+	Prompt() string
+	JudgeInput(env *Env, input string) Result
+}
+
 // Prober describes one probe kind: New returns a pointer to a fresh, zero parameter struct that the
 // profile decoder fills (fields tagged `yaml:"…"`); Doc is the one-line description for the reference.
 type Prober struct {

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -72,6 +72,7 @@ type layout struct {
 	ntp       string // address of the facility's time server (in step with this host)
 	ssh       []sshService
 	portals   []portalService
+	banners   map[string]string // address → what the service says on connect (an appliance's version)
 }
 
 var layouts = map[string]layout{
@@ -95,6 +96,8 @@ var layouts = map[string]layout{
 		ntp:     "127.77.5.123:18123",
 		ssh:     []sshService{{"127.77.4.2:18022", true}}, // planted
 		portals: []portalService{{"127.77.3.12:18443", "127.77.3.12:18080", "portal.cloud.lab.test"}},
+		// planted: a FortiOS release inside the range of CVE-2024-21762 (fixed in 7.2.7) and others
+		banners: map[string]string{"127.77.4.1:18541": "FortiGate-60F v7.2.5,build1517,230606 (GA.F)\r\n"},
 	},
 	"surgeon": {
 		listeners: []string{"127.78.1.10:18500", "127.78.6.10:18443"},
@@ -333,6 +336,14 @@ func (d *Demo) serveExtras(ca *CA, l layout) error {
 			return err
 		}
 	}
+	for addr, text := range l.banners {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return listenErr(addr, err)
+		}
+		d.closers = append(d.closers, ln)
+		d.wg.Go(func() { serveBanner(ln, text) })
+	}
 	for _, p := range l.portals {
 		cert, err := ca.Issue(Leaf{Names: []string{p.name}})
 		if err != nil {
@@ -356,4 +367,17 @@ func (d *Demo) serveExtras(ca *CA, l layout) error {
 		}
 	}
 	return nil
+}
+
+// serveBanner writes text to every connection, then closes it.
+func serveBanner(ln net.Listener, text string) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		_, _ = c.Write([]byte(text))
+		c.Close()
+	}
 }

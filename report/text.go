@@ -140,7 +140,7 @@ func compactEvidence(ev checks.Evidence) string {
 	slices.Sort(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, k+"="+fmt.Sprint(ev[k]))
+		parts = append(parts, k+"="+strings.Join(strings.Fields(fmt.Sprint(ev[k])), " "))
 	}
 	return strings.Join(parts, " ")
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/telesurgery-preflight/preflight/checks"
 	"github.com/telesurgery-preflight/preflight/profiles"
 )
 
@@ -15,6 +16,7 @@ type AttestEntry struct {
 	Answer   string `yaml:"answer"`   // yes | no | na
 	Evidence string `yaml:"evidence"` // document ID, approver, ledger location …
 	Waive    string `yaml:"waive"`    // reason, for a warning-level probe item that may fail
+	Version  string `yaml:"version"`  // what the device shows, for a firmware item read by hand (method: manual)
 	By       string `yaml:"by"`
 }
 
@@ -57,8 +59,10 @@ func LoadAttestations(path string, p *profiles.Profile) (*Attestations, error) {
 		switch {
 		case it == nil:
 			errs.Add(at, "no item %q in profile %s: check the id (preflight validate lists them)", id, p.Path)
-		case e == nil || (e.Answer == "" && e.Waive == ""):
-			errs.Add(at, "item %q: give answer: yes|no|na (manual items) or waive: REASON (warning-level probe items)", id)
+		case e == nil || (e.Answer == "" && e.Waive == "" && e.Version == ""):
+			errs.Add(at, "item %q: give answer: yes|no|na (manual items), version: \"…\" (firmware read by hand) or waive: REASON (warning-level probe items)", id)
+		case e.Version != "" && !takesInput(it):
+			errs.Add(loc.At(e, "version"), "item %q does not take a typed-in version (only firmware items with source method manual do)", id)
 		case e.Answer != "" && it.Manual == nil:
 			errs.Add(at, "item %q is a %s probe, not a manual item: it cannot be answered, only waived (warning level) or fixed", id, it.Kind())
 		case e.Answer != "" && !slices.Contains([]string{Yes, No, NA}, e.Answer):
@@ -76,9 +80,18 @@ func LoadAttestations(path string, p *profiles.Profile) (*Attestations, error) {
 	return a, nil
 }
 
+// takesInput reports whether a probe item asks the operator to type in what a device shows.
+func takesInput(it *profiles.Item) bool {
+	if it.Probe == nil {
+		return false
+	}
+	a, ok := it.Probe.Spec.(checks.Attestable)
+	return ok && a.Prompt() != ""
+}
+
 // Apply passes the answers, and the waivers of items in r that failed, to answer and waive (the session's
 // methods, so that each lands in the journal too).
-func (a *Attestations) Apply(r *Record, answer func(string, Answer) error, waive func(Waiver) error, now time.Time) error {
+func (a *Attestations) Apply(r *Record, answer func(string, Answer) error, attest func(id, input, by string) error, waive func(Waiver) error, now time.Time) error {
 	ids := make([]string, 0, len(a.Entries))
 	for id := range a.Entries {
 		ids = append(ids, id)
@@ -88,6 +101,11 @@ func (a *Attestations) Apply(r *Record, answer func(string, Answer) error, waive
 		e := a.Entries[id]
 		if e.Answer != "" {
 			if err := answer(id, Answer{Answer: e.Answer, Evidence: e.Evidence, By: e.By, At: now.UTC()}); err != nil {
+				return err
+			}
+		}
+		if e.Version != "" {
+			if err := attest(id, e.Version, e.By); err != nil {
 				return err
 			}
 		}

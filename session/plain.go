@@ -56,7 +56,7 @@ func (s *Session) RunPlain(ctx context.Context, o PlainOptions) (int, error) {
 			oneLine(u.Result.Summary, 90), u.Result.Duration.Round(time.Millisecond))
 	})
 	if o.Attest != nil {
-		if err := o.Attest.Apply(s.Record, s.Answer, s.Waive, s.Now()); err != nil {
+		if err := o.Attest.Apply(s.Record, s.Answer, s.Attest, s.Waive, s.Now()); err != nil {
 			return ExitUsage, err
 		}
 	}

@@ -55,7 +55,7 @@ type Session struct {
 // Event is one thing that happened in a run: an item started or finished, an answer, a waiver, a re-run,
 // an interruption, a sign-off.
 type Event struct {
-	Type  string    `json:"type"` // item-started | item-finished | answer | waiver | rerun | interrupted | signoff
+	Type  string    `json:"type"` // item-started | item-finished | answer | attest | waiver | rerun | interrupted | signoff
 	Item  string    `json:"item,omitempty"`
 	Actor string    `json:"actor,omitempty"`
 	Data  any       `json:"data,omitempty"`
@@ -71,18 +71,28 @@ const (
 	EvRerun       = "rerun"
 	EvInterrupted = "interrupted"
 	EvSignoff     = "signoff"
+	EvAttest      = "attest" // a value read off a device and typed in (firmware version)
 )
 
-// New starts a session: a fresh record with every item pending.
-func New(p *profiles.Profile, operationID string) *Session {
+// New starts a session: a fresh record with every item pending. The firmware probe judges against
+// advisories; nil means the set embedded in this build.
+func New(p *profiles.Profile, operationID string, advisories *checks.AdvisorySet) (*Session, error) {
+	if advisories == nil {
+		var err error
+		if advisories, err = profiles.DefaultAdvisories(); err != nil {
+			return nil, fmt.Errorf("embedded advisory set: %w (a bug in this build)", err)
+		}
+	}
 	host, _ := os.Hostname()
 	now := time.Now
+	env := p.Env()
+	env.Advisories = advisories
 	return &Session{
 		Profile: p,
 		Record:  runlog.New(p, operationID, ToolVersion(), host, now()),
-		Env:     p.Env(),
+		Env:     env,
 		Now:     now,
-	}
+	}, nil
 }
 
 func (s *Session) emit(typ, item, actor string, data any) {
@@ -176,6 +186,48 @@ func (s *Session) Answer(id string, a runlog.Answer) error {
 		return err
 	}
 	s.emit(EvAnswer, id, a.By, a)
+	return nil
+}
+
+// Prompt returns what the operator must type in for a probe item whose fact is read off a device (a
+// firmware version from the admin screen), or "" when the item measures it itself.
+func (s *Session) Prompt(id string) string {
+	if it := s.item(id); it != nil && it.Probe != nil {
+		if a, ok := it.Probe.Spec.(checks.Attestable); ok {
+			return a.Prompt()
+		}
+	}
+	return ""
+}
+
+// Attest judges what the operator read off a device for a probe item that asks for it, by the probe's own
+// rules, and records it as attested by.
+func (s *Session) Attest(id, input, by string) error {
+	it := s.item(id)
+	if s.Prompt(id) == "" {
+		return fmt.Errorf("item %q does not take a typed-in value", id)
+	}
+	if strings.TrimSpace(input) == "" {
+		return fmt.Errorf("item %q: type what the device shows: %s", id, s.Prompt(id))
+	}
+	start := s.Now()
+	res := it.Probe.Spec.(checks.Attestable).JudgeInput(s.Env, input)
+	res.Start, res.Duration = start, s.Now().Sub(start)
+	if res.Evidence == nil {
+		res.Evidence = checks.Evidence{}
+	}
+	res.Evidence["attested_by"] = by
+	_ = s.Record.SetResult(id, res)
+	s.emit(EvAttest, id, by, map[string]any{"input": input, "result": res})
+	return nil
+}
+
+func (s *Session) item(id string) *profiles.Item {
+	for _, it := range s.Profile.Items() {
+		if it.ID == id {
+			return it
+		}
+	}
 	return nil
 }
 

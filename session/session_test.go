@@ -46,7 +46,10 @@ func TestCheckVantage(t *testing.T) {
 }
 
 func TestProbeRecordsAndRerunsOneItem(t *testing.T) {
-	s := New(parse(t, base), "OP-1")
+	s, err := New(parse(t, base), "OP-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var finished []string
 	s.Probe(context.Background(), func(u checks.Update) {
 		if u.Phase == checks.Finished {

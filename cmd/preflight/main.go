@@ -83,8 +83,8 @@ security guideline (section V), on each facility's side, and ends in a GO / NO-G
 
 // runFlags are shared by run and demo.
 type runFlags struct {
-	operation, format, lang, logDir, attest string
-	noTUI                                   bool
+	operation, format, lang, logDir, attest, advisories string
+	noTUI                                               bool
 }
 
 func (f *runFlags) register(c *cobra.Command) {
@@ -93,6 +93,7 @@ func (f *runFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.lang, "lang", defaultLang(), "language of labels: en or ja (default from the locale)")
 	c.Flags().BoolVar(&f.noTUI, "no-tui", false, "print a report instead of opening the interactive checklist")
 	c.Flags().StringVar(&f.attest, "attest", "", "answers file for manual items and waivers (YAML: item-id: {answer: yes, evidence: \"…\"})")
+	c.Flags().StringVar(&f.advisories, "advisories", "", "advisory set to judge firmware against, instead of the one built in (see README: keeping the advisory set current)")
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json", "junit"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = c.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions([]string{"en", "ja"}, cobra.ShellCompDirectiveNoFileComp))
 }
@@ -192,10 +193,20 @@ func runProfile(cmd *cobra.Command, p *profiles.Profile, f *runFlags) error {
 			return &exitError{code: session.ExitUsage, err: err}
 		}
 	}
+	var advisories *checks.AdvisorySet
+	if f.advisories != "" {
+		var err error
+		if advisories, err = profiles.LoadAdvisories(f.advisories); err != nil {
+			return &exitError{code: session.ExitUsage, err: err}
+		}
+	}
+	s, err := session.New(p, f.operation, advisories)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C ends the process the default way
-	s := session.New(p, f.operation)
 	code, err := s.RunPlain(ctx, session.PlainOptions{
 		Format: f.format, Lang: f.lang, Color: f.format == "text" && colorOK(cmd.OutOrStdout()),
 		Attest: att, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), LogDir: f.logDir, Progress: true,

@@ -69,6 +69,9 @@ func TestDemoJSONRecord(t *testing.T) {
 		},
 		"vpn-tls":       func(ev map[string]any) bool { return slices.Contains(toStrings(ev["accepted_versions"]), "1.0") },
 		"maint-gw-cert": func(ev map[string]any) bool { return ev["days_left"] == float64(5) },
+		"vpn-firmware": func(ev map[string]any) bool {
+			return ev["version"] == "7.2.5,build1517" && slices.Contains(toStrings(ev["advisories"]), "CVE-2024-21762")
+		},
 		"maint-ssh": func(ev map[string]any) bool {
 			return strings.Contains(mustJSON(ev["forbidden_offered"]), "aes128-cbc") && strings.Contains(mustJSON(ev["forbidden_offered"]), "hmac-sha1")
 		},
@@ -92,7 +95,7 @@ func TestDemoJSONRecord(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(stderr, "[20/") && !strings.Contains(stderr, "/10]") {
+	if !strings.Contains(stderr, "] pass ") || !strings.Contains(stderr, "] fail ") {
 		t.Errorf("no progress on stderr: %q", stderr)
 	}
 }
@@ -311,4 +314,66 @@ func toStrings(v any) []string {
 		out = append(out, x.(string))
 	}
 	return out
+}
+
+// TestFirmwareReadByHand: a firmware item with source method manual waits for the version the engineer
+// reads off the admin screen, and judges it by the advisory set in use.
+func TestFirmwareReadByHand(t *testing.T) {
+	dir := t.TempDir()
+	profile := filepath.Join(dir, "p.yaml")
+	write(t, profile, `preflight: 1
+facility: {id: t, role: patient-side, name: T}
+scope: ["127.0.0.0/8"]
+sections:
+  - id: s
+    title: S
+    items:
+      - id: vpn-firmware
+        title: VPN firmware
+        guideline: "V(3)-3"
+        probe: {kind: firmware, vendor: fortinet, product: fortios, source: {method: manual}}
+        remedy: Upgrade
+`)
+	answers := filepath.Join(dir, "a.yaml")
+	logDir := "--log-dir=" + filepath.Join(dir, "log")
+	code, stdout, _ := run(t, "run", "-p", profile, "--no-tui", "--format", "json", logDir)
+	if r := decodeOne(t, stdout); code != 3 || r.Items[0].Status != "pending" || !strings.Contains(r.Items[0].Summary, "admin screen") {
+		t.Fatalf("unanswered: exit %d item %+v", code, r.Items[0])
+	}
+	write(t, answers, "vpn-firmware: {version: \"7.2.5 build1517\", by: Sato}\n")
+	code, stdout, _ = run(t, "run", "-p", profile, "--no-tui", "--format", "json", "--attest", answers, logDir)
+	it := decodeOne(t, stdout).Items[0]
+	if code != 1 || it.Status != "fail" || !slices.Contains(toStrings(it.Evidence["advisories"]), "CVE-2024-21762") || it.Evidence["attested_by"] != "Sato" {
+		t.Fatalf("vulnerable version: exit %d item %+v", code, it)
+	}
+	write(t, answers, "vpn-firmware: {version: \"7.4.8 build2795\"}\n")
+	if code, stdout, _ = run(t, "run", "-p", profile, "--no-tui", "--format", "json", "--attest", answers, logDir); code != 0 {
+		t.Fatalf("fixed version: exit %d %s", code, stdout)
+	}
+	// A newer advisory set given with --advisories is the one that judges.
+	newer := filepath.Join(dir, "newer.yaml")
+	write(t, newer, `format: 1
+updated: "2026-12-01"
+source: test
+advisories:
+  - id: CVE-2099-0001
+    vendor: fortinet
+    product: fortios
+    title: made-up flaw in the fixed release, to prove the file is used
+    url: https://example.invalid/advisory
+    affected:
+      - {introduced: 7.4.0, fixed: 7.4.9}
+`)
+	code, stdout, _ = run(t, "run", "-p", profile, "--no-tui", "--format", "json", "--attest", answers, "--advisories", newer, logDir)
+	if it := decodeOne(t, stdout).Items[0]; code != 1 || !slices.Contains(toStrings(it.Evidence["advisories"]), "CVE-2099-0001") {
+		t.Fatalf("--advisories: exit %d item %+v", code, it)
+	}
+	code, _, stderr := run(t, "run", "-p", profile, "--no-tui", "--advisories", "../../testdata/advisories/inverted-range.yaml", logDir)
+	if code != 2 || !strings.Contains(stderr, "inverted-range.yaml:12:") {
+		t.Fatalf("bad advisory file: exit %d %s", code, stderr)
+	}
+	write(t, answers, "vpn-firmware: {answer: yes}\n")
+	if code, _, stderr := run(t, "run", "-p", profile, "--no-tui", "--attest", answers, logDir); code != 2 || !strings.Contains(stderr, "not a manual item") {
+		t.Fatalf("answer to a firmware item: exit %d %s", code, stderr)
+	}
 }
