@@ -23,6 +23,7 @@ var labels = map[string][2]string{ // key → {en, ja}
 	"operation":    {"operation", "手術ID"},
 	"run":          {"run", "実行ID"},
 	"profile":      {"profile", "プロファイル"},
+	"clock":        {"clock offset vs time server", "時刻サーバとの時刻差"},
 	"blocking":     {"What blocks GO", "GOを妨げている項目"},
 	"missing":      {"Waiting for", "未回答・未実施"},
 	"waived":       {"waived", "免除"},

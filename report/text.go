@@ -59,6 +59,9 @@ func Text(w io.Writer, r *runlog.Record, sectionTitles map[string]string, opt Te
 	fmt.Fprintf(b, "%s — %s (%s)\n", p.paint(ansiBold, "preflight"), r.Facility.Name.In(lang), Label(lang, r.Facility.Role))
 	fmt.Fprintf(b, "%s %s · %s %s · %s %s (sha256 %s)\n", Label(lang, "operation"), orDash(r.OperationID),
 		Label(lang, "run"), r.RunID, Label(lang, "profile"), r.Profile.Path, short(r.Profile.SHA256))
+	if r.Clock != nil {
+		fmt.Fprintf(b, "%s %+.1f ms (%s, %s)\n", Label(lang, "clock"), r.Clock.OffsetMS, r.Clock.Server, r.Clock.Item)
+	}
 	section := ""
 	for _, it := range r.Items {
 		if it.Section != section {

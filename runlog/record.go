@@ -31,6 +31,7 @@ type Record struct {
 	Profile     ProfileRef    `json:"profile"`
 	ToolVersion string        `json:"tool_version"`
 	Host        string        `json:"host"`
+	Clock       *Clock        `json:"clock,omitempty"` // this host's clock against the facility's time server
 	StartedAt   time.Time     `json:"started_at"`
 	FinishedAt  time.Time     `json:"finished_at"`
 	Items       []*ItemResult `json:"items"`
@@ -42,6 +43,14 @@ type Record struct {
 	Prev        string        `json:"prev,omitempty"`
 	SHA256      string        `json:"sha256,omitempty"`
 	Signature   string        `json:"signature,omitempty"`
+}
+
+// Clock is the measured offset of this host's clock, so that the two facilities' logs can be lined up
+// in an incident review.
+type Clock struct {
+	Item     string  `json:"item"`      // the ntp item that measured it
+	Server   string  `json:"server"`    // its address
+	OffsetMS float64 `json:"offset_ms"` // server minus this host: positive means this host is behind
 }
 
 // FacilityRef names the facility the run was made at.
@@ -161,6 +170,10 @@ func (r *Record) SetResult(id string, res checks.Result) error {
 	}
 	it.DurationMS = res.Duration.Milliseconds()
 	it.Attempts++
+	if off, ok := res.Evidence["offset_ms"].(float64); ok && it.Kind == "ntp" && (r.Clock == nil || r.Clock.Item == id) {
+		addr, _ := res.Evidence["address"].(string)
+		r.Clock = &Clock{Item: id, Server: addr, OffsetMS: off}
+	}
 	r.Verdict, r.Blocking = r.Judge()
 	return nil
 }

@@ -129,3 +129,24 @@ func TestAnswerNeedsEvidence(t *testing.T) {
 		t.Fatalf("no needs no evidence: %v", err)
 	}
 }
+
+func TestClockOffsetFromNTPItem(t *testing.T) {
+	p, err := profiles.Parse("clock.yaml", []byte(`preflight: 1
+facility: {id: t, role: patient-side, name: T}
+scope: ["127.0.0.0/8"]
+targets: {ts: {address: 127.0.0.1}}
+sections:
+  - id: s
+    title: S
+    items:
+      - {id: clock, title: C, guideline: "V(0)", probe: {kind: ntp, server: ts, port: 123}, remedy: R}
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(p, "", "test", "h", time.Now())
+	_ = r.SetResult("clock", checks.Result{Status: checks.Pass, Evidence: checks.Evidence{"offset_ms": -12.5, "address": "127.0.0.1:123"}})
+	if r.Clock == nil || r.Clock.OffsetMS != -12.5 || r.Clock.Server != "127.0.0.1:123" || r.Clock.Item != "clock" {
+		t.Fatalf("clock %+v", r.Clock)
+	}
+}
