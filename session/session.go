@@ -192,8 +192,20 @@ func (s *Session) Waive(w runlog.Waiver) error {
 }
 
 // Interrupt marks the run as interrupted (terminal closed, SIGTERM, Ctrl-C) and seals the verdict as it
-// stands; everything answered so far stays in the record.
+// stands; everything answered so far stays in the record. A probe still running is recorded as an error
+// (it could not decide) and one not started as skipped, as the runner records them when it is cancelled,
+// so no unfinished item reads "running" in the kept record. (The plain runner drains the stream before
+// it interrupts, so only the TUI, which stops at once, leaves such items.)
 func (s *Session) Interrupt(reason string) {
+	for _, it := range s.Record.Items {
+		switch {
+		case it.Kind == "manual" || it.Status != checks.Pending:
+		case it.Summary == "running":
+			it.Status, it.Summary = checks.Error, "run interrupted before the probe finished: "+reason
+		default:
+			it.Status, it.Summary = checks.Skipped, "not run: run interrupted: "+reason
+		}
+	}
 	s.Record.Interrupted = reason
 	s.Record.Finish(s.Now())
 	s.emit(EvInterrupted, "", "", map[string]string{"reason": reason})
