@@ -98,7 +98,7 @@ keys one Enter # refused without evidence
 wait_for one "evidence is required for yes"
 type_text one "SOC ticket 4411 (IDS console green)"
 keys one Enter
-wait_for one "his-monitoring answered: yes"
+wait_for one "his-monitoring answered: YES"
 wait_for one "✔ YES"
 
 keys one L

@@ -128,9 +128,34 @@ func evidenceFields(kind string, raw checks.Evidence, lang string) []field {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		out = append(out, genericFields(k, ev[k])...)
+		out = append(out, genericFields(keyLabel(k, lang), ev[k])...)
 	}
 	return out
+}
+
+// keyLabels name the evidence keys many probes share; any other key is shown as recorded.
+var keyLabels = map[string][2]string{
+	"address": {"address", "アドレス"}, "target": {"target", "対象"}, "port": {"port", "ポート"},
+	"error": {"error", "エラー"}, "server": {"server", "サーバ"}, "local": {"local address", "送信元"},
+	"expect": {"expected", "期待"}, "rtt_ms": {"RTT (ms)", "RTT（ms）"}, "stratum": {"stratum", "stratum"},
+	"policy": {"policy", "ポリシー"}, "min_version": {"minimum version", "最低バージョン"},
+	"limits": {"not testable", "検査できない範囲"}, "transport": {"transport", "トランスポート"},
+	"ports": {"ports scanned", "スキャン範囲"}, "max_rate": {"max rate (/s)", "最大速度（/秒）"},
+	"days_left": {"days left", "残り日数"}, "not_after": {"not after", "有効期限"},
+	"chain_verified": {"chain verified", "証明書チェーン検証"}, "client_cert_requested": {"client cert requested", "クライアント証明書要求"},
+	"accepted_versions": {"versions accepted", "受け入れる版"}, "weak_suites_accepted": {"weak suites accepted", "受け入れる弱い暗号"},
+	"require_client_cert": {"client cert required", "クライアント証明書必須"}, "forbid_weak_ciphers": {"weak suites forbidden", "弱い暗号を禁止"},
+	"not_before": {"not before", "有効開始"}, "panic": {"crash", "異常終了"},
+}
+
+func keyLabel(k, lang string) string {
+	if l, ok := keyLabels[k]; ok {
+		if lang == "ja" {
+			return l[1]
+		}
+		return l[0]
+	}
+	return k
 }
 
 func tlsFields(take func(string) (any, bool), l func(en, ja string) string) []field {

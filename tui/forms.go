@@ -15,10 +15,11 @@ import (
 // to the top-level model: answerMsg, waiveMsg, signMsg or cancelMsg. The model applies it to the
 // session, so a form never changes the record itself.
 
-func newInput(c *common, placeholder string, limit int) textinput.Model {
+// newInput is a one-line text field. No placeholder: bubbles' placeholder rendering miscounts double-width
+// characters, so examples go in the field's label instead.
+func newInput(c *common, limit int) textinput.Model {
 	in := textinput.New()
 	in.Prompt = "> "
-	in.Placeholder = placeholder
 	in.CharLimit = limit
 	in.SetStyles(c.styles.Input)
 	return in
@@ -35,7 +36,7 @@ type answerForm struct {
 }
 
 func newAnswerForm(c *common, id, answer string) (answerForm, tea.Cmd) {
-	f := answerForm{c: c, id: id, answer: answer, input: newInput(c, "", 500)}
+	f := answerForm{c: c, id: id, answer: answer, input: newInput(c, 500)}
 	return f, f.input.Focus()
 }
 
@@ -116,7 +117,7 @@ type waiveForm struct {
 }
 
 func newWaiveForm(c *common, id string) (waiveForm, tea.Cmd) {
-	f := waiveForm{c: c, id: id, input: newInput(c, "", 500)}
+	f := waiveForm{c: c, id: id, input: newInput(c, 500)}
 	return f, f.input.Focus()
 }
 
@@ -168,7 +169,7 @@ type signForm struct {
 }
 
 func newSignForm(c *common) (signForm, tea.Cmd) {
-	f := signForm{c: c, name: newInput(c, "", 120), role: newInput(c, c.t("role-placeholder"), 120)}
+	f := signForm{c: c, name: newInput(c, 120), role: newInput(c, 120)}
 	return f, f.name.Focus()
 }
 

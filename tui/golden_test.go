@@ -91,6 +91,11 @@ func TestGolden(t *testing.T) {
 			h.typeText("network engineer on duty")
 			h.keys("enter")
 		}},
+		{name: "japanese_signoff_80x24", lang: "ja", drive: func(h *harness) {
+			h.finishAll(nil)
+			h.keys("s")
+			h.typeText("佐藤 花子")
+		}},
 		{name: "go_160x48", w: 160, h: 48, clock: true, drive: readyForGO},
 		{name: "japanese_80x24", lang: "ja", drive: func(h *harness) {
 			h.finishAll(nil)
@@ -175,6 +180,11 @@ func checkFrame(t *testing.T, frame string, w, h int) {
 		t.Errorf("frame has %d lines, want %d", len(lines), h)
 	}
 	for i, l := range lines {
+		for _, r := range l {
+			if r < 0x20 || r == 0x7f {
+				t.Errorf("line %d holds control character %U: %q", i+1, r, l)
+			}
+		}
 		cw := cellWidth(l)
 		if cw > w {
 			t.Errorf("line %d is %d cells wide, more than %d: %q", i+1, cw, w, l)

@@ -30,7 +30,7 @@ func (h header) View() string {
 	if off := h.offset(); off != "" {
 		right2 = off + " · " + right2
 	}
-	left2 := st.Dim.Render(c.t("profile") + " " + rec.Profile.Path + " " + short(rec.Profile.SHA256) + " · run " + rec.RunID)
+	left2 := st.Dim.Render(c.t("profile") + " " + rec.Profile.Path + " " + short(rec.Profile.SHA256) + " · " + c.t("run") + " " + rec.RunID)
 	return spread(left1, right1, h.width) + "\n" + spread(left2, right2, h.width)
 }
 

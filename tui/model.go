@@ -59,7 +59,6 @@ type Model struct {
 	saved    *saveResult
 	saving   bool
 	done     bool // the record is kept for good (signed and written, or interrupted and written)
-	quitting bool
 }
 
 // New builds the model for session s. Probes start when the program calls Init.
@@ -144,7 +143,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		m.screen = m.back
-		m.message = m.c.t("msg-answered", msg.id, msg.a.Answer)
+		_, word, _ := m.c.state(m.c.sess.Record.Item(msg.id))
+		m.message = m.c.t("msg-answered", msg.id, word)
 	case waiveMsg:
 		if err := m.c.sess.Waive(msg.w); err != nil {
 			m.waive.err = err.Error()
@@ -387,7 +387,6 @@ func (m *Model) write() tea.Cmd {
 // reason and anything typed into an open form, and written, before the terminal is given back.
 func (m *Model) stop(reason string) tea.Cmd {
 	m.finish(reason)
-	m.quitting = true
 	return tea.Quit
 }
 
@@ -399,7 +398,7 @@ func (m *Model) finish(reason string) {
 		m.done = true
 		return
 	}
-	if m.c.sess.Record.Signoff == nil {
+	if rec := m.c.sess.Record; rec.Signoff == nil && rec.Interrupted == "" { // a retry keeps the first reason
 		if d := m.drafts(); d != "" {
 			reason += "; " + d
 		}

@@ -171,6 +171,46 @@ func TestSignOffWritesOnceAndLocksTheRecord(t *testing.T) {
 	}
 }
 
+// When writing fails at the interruption, Run tries again on the way out, keeping the first reason.
+func TestInterruptedWriteIsRetriedWithTheFirstReason(t *testing.T) {
+	h := newHarness(t, newSession(ward(t, false)), "en", 80, 24)
+	var reasons []string
+	h.m.saver.fn = func(r *runlog.Record) (string, string, error) {
+		reasons = append(reasons, r.Interrupted)
+		if len(reasons) == 1 {
+			return "", "", fmt.Errorf("disk full")
+		}
+		return "/x/record.json", "00", nil
+	}
+	h.keys("ctrl+c")
+	h.m.finish("terminal lost: EOF")
+	if len(reasons) != 2 || reasons[1] != "Ctrl-C" || h.m.outcome().SaveErr != nil {
+		t.Fatalf("writes with reasons %q, outcome %+v", reasons, h.m.outcome())
+	}
+}
+
+// A demo without --log-dir keeps nothing, and every screen that would claim otherwise says so.
+func TestNothingKeptWithoutSave(t *testing.T) {
+	h := newHarness(t, newSession(ward(t, false)), "en", 80, 24)
+	h.m.saver.fn = nil
+	h.finishAll(nil)
+	h.keys("q")
+	if f := h.frame(colorprofile.NoTTY); !strings.Contains(f, "No log directory was given") {
+		t.Errorf("quit dialog:\n%s", f)
+	}
+	h.keys("n", "s")
+	h.typeText("Hanako Sato")
+	h.keys("tab")
+	h.typeText("engineer")
+	h.keys("enter")
+	if f := h.frame(colorprofile.NoTTY); !strings.Contains(f, "this record is not kept") {
+		t.Errorf("saved screen:\n%s", f)
+	}
+	if o := h.m.outcome(); !o.NotKept || !o.Signed || !strings.Contains(o.Summary(), "not kept") {
+		t.Errorf("outcome %+v", o)
+	}
+}
+
 func TestSaveFailureIsShownAndRetried(t *testing.T) {
 	h := newHarness(t, newSession(ward(t, false)), "en", 80, 24)
 	fail := true

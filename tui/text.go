@@ -29,17 +29,24 @@ func pad(s string, w int) string {
 }
 
 // wrap breaks s into lines of at most w cells, at spaces where it can (Japanese text has none, so it
-// breaks between characters).
+// breaks between characters). Hyphens do not break a line: ids such as "ward-7" or a run id stay whole
+// unless they are longer than the line.
 func wrap(s string, w int) []string {
 	if w <= 0 {
 		return nil
 	}
 	var out []string
 	for _, para := range strings.Split(s, "\n") {
-		out = append(out, strings.Split(ansi.Wrap(para, w, ""), "\n")...)
+		para = strings.ReplaceAll(para, "-", nbHyphen)
+		for _, l := range strings.Split(ansi.Wrap(para, w, ""), "\n") {
+			out = append(out, strings.ReplaceAll(l, nbHyphen, "-"))
+		}
 	}
 	return out
 }
+
+// nbHyphen stands in for "-" while wrapping (x/ansi always breaks after a hyphen); it is one cell wide.
+const nbHyphen = "\u2011"
 
 // frame cuts a rendered block to w×h cells and pads it to exactly h lines, so the composed screen never
 // exceeds the terminal and a border is never pushed onto a second line.
