@@ -282,7 +282,7 @@ func TestFramesFitEverySize(t *testing.T) {
 		for name, drive := range screens {
 			h := newHarness(t, newSession(ward(t, true)), lang, 80, 24)
 			drive(h)
-			for _, size := range [][2]int{{20, 8}, {30, 10}, {44, 16}, {60, 20}, {80, 24}, {100, 30}, {119, 40}, {120, 40}, {160, 48}, {200, 60}, {80, 24}} {
+			for _, size := range [][2]int{{1, 1}, {10, 4}, {20, 8}, {30, 10}, {44, 16}, {60, 20}, {80, 24}, {100, 30}, {119, 40}, {120, 40}, {160, 48}, {200, 60}, {80, 24}} {
 				h.send(windowSize(size[0], size[1]))
 				t.Run(fmt.Sprintf("%s/%s/%dx%d", lang, name, size[0], size[1]), func(t *testing.T) {
 					checkFrame(t, h.frame(colorprofile.NoTTY), size[0], size[1])

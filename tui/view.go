@@ -20,7 +20,7 @@ const wideWidth = 120
 func (m *Model) wide() bool { return m.width >= wideWidth }
 
 func (m *Model) setSize(w, h int) {
-	m.width, m.height = max(20, w), max(8, h)
+	m.width, m.height = max(1, w), max(1, h)
 	m.layout()
 }
 
