@@ -74,26 +74,25 @@ const (
 	EvAttest      = "attest" // a value read off a device and typed in (firmware version)
 )
 
-// New starts a session: a fresh record with every item pending. The firmware probe judges against
-// advisories; nil means the set embedded in this build.
-func New(p *profiles.Profile, operationID string, advisories *checks.AdvisorySet) (*Session, error) {
-	if advisories == nil {
-		var err error
-		if advisories, err = profiles.DefaultAdvisories(); err != nil {
-			return nil, fmt.Errorf("embedded advisory set: %w (a bug in this build)", err)
-		}
-	}
+// New starts a session: a fresh record with every item pending. Firmware is judged against the advisory
+// set embedded in this build until UseAdvisories names another.
+func New(p *profiles.Profile, operationID string) *Session {
 	host, _ := os.Hostname()
 	now := time.Now
 	env := p.Env()
-	env.Advisories = advisories
+	// The embedded set is checked by the tests of every build; were it broken anyway, firmware items
+	// would report an error ("no advisory set loaded"), never a pass.
+	env.Advisories, _ = profiles.DefaultAdvisories()
 	return &Session{
 		Profile: p,
 		Record:  runlog.New(p, operationID, ToolVersion(), host, now()),
 		Env:     env,
 		Now:     now,
-	}, nil
+	}
 }
+
+// UseAdvisories makes firmware items judge against set (from --advisories FILE).
+func (s *Session) UseAdvisories(set *checks.AdvisorySet) { s.Env.Advisories = set }
 
 func (s *Session) emit(typ, item, actor string, data any) {
 	if s.OnEvent != nil {
@@ -244,8 +243,20 @@ func (s *Session) Waive(w runlog.Waiver) error {
 }
 
 // Interrupt marks the run as interrupted (terminal closed, SIGTERM, Ctrl-C) and seals the verdict as it
-// stands; everything answered so far stays in the record.
+// stands; everything answered so far stays in the record. A probe still running is recorded as an error
+// (it could not decide) and one not started as skipped, as the runner records them when it is cancelled,
+// so no unfinished item reads "running" in the kept record. (The plain runner drains the stream before
+// it interrupts, so only the TUI, which stops at once, leaves such items.)
 func (s *Session) Interrupt(reason string) {
+	for _, it := range s.Record.Items {
+		switch {
+		case it.Kind == "manual" || it.Status != checks.Pending:
+		case it.Summary == "running":
+			it.Status, it.Summary = checks.Error, "run interrupted before the probe finished: "+reason
+		default:
+			it.Status, it.Summary = checks.Skipped, "not run: run interrupted: "+reason
+		}
+	}
 	s.Record.Interrupted = reason
 	s.Record.Finish(s.Now())
 	s.emit(EvInterrupted, "", "", map[string]string{"reason": reason})

@@ -46,10 +46,7 @@ func TestCheckVantage(t *testing.T) {
 }
 
 func TestProbeRecordsAndRerunsOneItem(t *testing.T) {
-	s, err := New(parse(t, base), "OP-1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := New(parse(t, base), "OP-1")
 	var finished []string
 	s.Probe(context.Background(), func(u checks.Update) {
 		if u.Phase == checks.Finished {

@@ -20,6 +20,7 @@ import (
 	"github.com/telesurgery-preflight/preflight/profiles"
 	"github.com/telesurgery-preflight/preflight/runlog"
 	"github.com/telesurgery-preflight/preflight/session"
+	"github.com/telesurgery-preflight/preflight/tui"
 )
 
 // exitError carries an exit code through cobra.
@@ -91,7 +92,7 @@ func (f *runFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.operation, "operation", "", "operation ID both facilities use for this surgery")
 	c.Flags().StringVar(&f.format, "format", "text", "report format: text, json or junit")
 	c.Flags().StringVar(&f.lang, "lang", defaultLang(), "language of labels: en or ja (default from the locale)")
-	c.Flags().BoolVar(&f.noTUI, "no-tui", false, "print a report instead of opening the interactive checklist")
+	c.Flags().BoolVar(&f.noTUI, "no-tui", false, "print a report instead of opening the interactive checklist (also when stdout is not a terminal, or with --attest or --format json|junit)")
 	c.Flags().StringVar(&f.attest, "attest", "", "answers file for manual items and waivers (YAML: item-id: {answer: yes, evidence: \"…\"})")
 	c.Flags().StringVar(&f.advisories, "advisories", "", "advisory set to judge firmware against, instead of the one built in (see README: keeping the advisory set current)")
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json", "junit"}, cobra.ShellCompDirectiveNoFileComp))
@@ -184,7 +185,9 @@ certificate demand) so the checklist shows NO-GO with evidence and remedies.`,
 	return c
 }
 
-// runProfile runs p in plain mode (the TUI is not built yet) with Ctrl-C, SIGTERM and SIGHUP cancelling.
+// runProfile runs p: in the interactive checklist when stdout is a terminal (and neither --no-tui, an
+// answers file nor a machine format was asked for), otherwise with the plain runner. Ctrl-C, SIGTERM
+// and SIGHUP end either one with the record kept, marked interrupted.
 func runProfile(cmd *cobra.Command, p *profiles.Profile, f *runFlags) error {
 	var att *runlog.Attestations
 	if f.attest != "" {
@@ -193,16 +196,31 @@ func runProfile(cmd *cobra.Command, p *profiles.Profile, f *runFlags) error {
 			return &exitError{code: session.ExitUsage, err: err}
 		}
 	}
-	var advisories *checks.AdvisorySet
+	s := session.New(p, f.operation)
 	if f.advisories != "" {
-		var err error
-		if advisories, err = profiles.LoadAdvisories(f.advisories); err != nil {
+		set, err := profiles.LoadAdvisories(f.advisories)
+		if err != nil {
 			return &exitError{code: session.ExitUsage, err: err}
 		}
+		s.UseAdvisories(set)
 	}
-	s, err := session.New(p, f.operation, advisories)
-	if err != nil {
-		return err
+	if !f.noTUI && att == nil && f.format == "text" && isTerminal(cmd.OutOrStdout()) {
+		var save tui.SaveFunc
+		if f.logDir != "" {
+			save = tui.JSONFileSaver(f.logDir)
+		}
+		out, err := tui.Run(cmd.Context(), s, tui.Options{Lang: f.lang, Save: save})
+		fmt.Fprintln(cmd.ErrOrStderr(), "preflight:", out.Summary())
+		code := session.ExitCode(out.Verdict)
+		switch {
+		case err != nil:
+			return &exitError{code: max(code, session.ExitNoGo), err: err}
+		case out.SaveErr != nil:
+			return &exitError{code: max(code, session.ExitNoGo)}
+		case code != 0:
+			return &exitError{code: code}
+		}
+		return nil
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
@@ -310,10 +328,15 @@ func defaultLogDir(facility string) string {
 	return filepath.Join(home, ".local", "state", "preflight", facility)
 }
 
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // colorOK reports whether w is a colour-capable terminal and the user has not asked for NO_COLOR.
 func colorOK(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
+	if !isTerminal(w) {
 		return false
 	}
 	if _, set := os.LookupEnv("NO_COLOR"); set {

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Drives the real binary in a real terminal (tmux, 80×24), the way an engineer at the cart would:
+#   1. `preflight demo`: every item resolves live; the planted failures show evidence and a remedy;
+#      a manual item is answered with evidence; L switches to Japanese and back; the run is signed off;
+#      the record on disk carries the signer and the answer, and its SHA-256 is the one on the screen.
+#   2. A second demo, answered, then its terminal is closed (tmux kill-session → SIGHUP): the record on
+#      disk is marked interrupted and still carries the answer.
+# Run by tui/tmux_test.go (go test ./tui), so by scripts/test.sh. Needs tmux (Debian package tmux).
+# The demo listens on fixed 127.77.x.y ports; when this host allows it, each demo runs in a private
+# network namespace (unshare --net, loopback only), so it can never collide with another test's demo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+if ! command -v tmux >/dev/null; then
+  echo "tui-tmux-test: tmux is not installed (apt-get install tmux)" >&2
+  exit 77
+fi
+
+work=$(mktemp -d)
+sock="$work/tmux.sock"
+t() { tmux -u -S "$sock" "$@"; }
+cleanup() {
+  t kill-server 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/preflight" ./cmd/preflight
+
+# The pane's command: the demo, in its own network namespace when possible.
+cat >"$work/pane.sh" <<'EOF'
+#!/bin/sh
+if [ "$ISOLATE" = 1 ]; then
+  exec unshare --net sh -c 'ip link set lo up && exec "$@"' sh "$@"
+fi
+exec "$@"
+EOF
+chmod +x "$work/pane.sh"
+isolate=0
+if unshare --net sh -c 'ip link set lo up' 2>/dev/null; then isolate=1; fi
+echo "tui-tmux-test: demo in a private network namespace: $([ $isolate = 1 ] && echo yes || echo no)"
+
+screen() { t capture-pane -p -t "$1"; }
+
+# wait_for SESSION TEXT [SECONDS]: until the screen shows TEXT.
+wait_for() {
+  local s=$1 text=$2 limit=${3:-15} i=0
+  while [ $i -lt $((limit * 10)) ]; do
+    if screen "$s" 2>/dev/null | grep -qF -- "$text"; then return 0; fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+  echo "tui-tmux-test: FAIL: the screen never showed: $text" >&2
+  screen "$s" >&2 || true
+  exit 1
+}
+
+# keys SESSION KEY...: one key at a time, so that Escape is never read as Alt with the next key.
+keys() {
+  local s=$1
+  shift
+  for k in "$@"; do
+    t send-keys -t "$s" "$k"
+    sleep 0.15
+  done
+}
+
+type_text() { t send-keys -t "$1" -l "$2"; sleep 0.2; }
+
+start_demo() { # SESSION LOGDIR
+  t new-session -d -s "$1" -x 80 -y 24 \
+    "ISOLATE=$isolate $work/pane.sh $work/preflight demo --lang en --log-dir $2 2>$work/$1.stderr"
+  t set-option -s escape-time 10 >/dev/null
+}
+
+fail() { echo "tui-tmux-test: FAIL: $*" >&2; exit 1; }
+
+# Every probe of the demo profile resolved: "P/N done", P probes of N items (the rest are manual).
+demo_profile=profiles/builtin/demo-patient.yaml # from the repository root (cd above)
+all_probed="$(grep -c '^ *probe:' "$demo_profile")/$(grep -c '^      - id:' "$demo_profile") done"
+
+# --- 1. demo → answer with evidence → sign off -------------------------------------------------------
+start_demo one "$work/log1"
+wait_for one "$all_probed"
+wait_for one "NO-GO"
+sleep 0.3
+resolved=$(screen one)
+echo "tui-tmux-test: the demo at 80×24 after every probe resolved:"
+echo "$resolved"
+for want in "blocks:" "✘ FAIL" "✔ PASS" "✎ ASK" "V(1)-1" "waiting for you"; do
+  grep -qF -- "$want" <<<"$resolved" || fail "resolved screen lacks '$want'"
+done
+
+keys one j j j j Enter # robot-ports: the planted open port
+wait_for one "Remedy"
+wait_for one "unexpected open  18023"
+keys one Escape
+keys one j j y # his-monitoring: evidence required
+wait_for one "Answer: YES"
+keys one Enter # refused without evidence
+wait_for one "evidence is required for yes"
+type_text one "SOC ticket 4411 (IDS console green)"
+keys one Enter
+wait_for one "his-monitoring answered: YES"
+wait_for one "✔ YES"
+
+keys one L
+wait_for one "手術ID"
+wait_for one "現地施設（患者側）"
+keys one L
+wait_for one "operation DEMO-OP-1"
+
+keys one s
+wait_for one "Statement you sign"
+type_text one "Hanako Sato"
+keys one Tab
+type_text one "network engineer on duty"
+keys one Enter
+wait_for one "Record written"
+signed=$(screen one)
+hash=$(grep -oE '[0-9a-f]{64}' <<<"$signed" | head -1)
+record=$(ls "$work"/log1/runs/*/record.json)
+[ -n "$hash" ] || fail "no hash on the sign-off screen"
+[ "$(sha256sum "$record" | cut -d' ' -f1)" = "$hash" ] || fail "the hash on screen is not the record file's"
+grep -qF '"name": "Hanako Sato"' "$record" || fail "record lacks the signer"
+grep -qF '"role": "network engineer on duty"' "$record" || fail "record lacks the role"
+grep -qF '"evidence": "SOC ticket 4411 (IDS console green)"' "$record" || fail "record lacks the answer's evidence"
+grep -qF '"verdict": "no-go"' "$record" || fail "record verdict is not no-go"
+if grep -qF '"interrupted"' "$record"; then fail "a signed record is marked interrupted"; fi
+keys one q
+for _ in $(seq 50); do t has-session -t one 2>/dev/null || break; sleep 0.1; done
+t has-session -t one 2>/dev/null && fail "q did not end the signed demo"
+grep -qF "signed — record written to $record" "$work/one.stderr" || fail "no summary on stderr: $(cat "$work/one.stderr")"
+echo "tui-tmux-test: signed record $record (sha256 $hash)"
+
+# --- 2. answered, then the terminal is closed ---------------------------------------------------------
+start_demo two "$work/log2"
+wait_for two "$all_probed"
+keys two j j j j j j y # his-monitoring
+wait_for two "Answer: YES"
+type_text two "SOC ticket 4412"
+keys two Enter
+wait_for two "✔ YES"
+t kill-session -t two # the terminal goes away: SIGHUP
+record2=""
+for _ in $(seq 50); do
+  record2=$(ls "$work"/log2/runs/*/record.json 2>/dev/null || true)
+  [ -n "$record2" ] && break
+  sleep 0.1
+done
+[ -n "$record2" ] || fail "closing the terminal left no record"
+grep -qF '"interrupted": "SIGHUP (terminal closed)"' "$record2" || fail "record not marked interrupted: $(grep interrupted "$record2")"
+grep -qF '"evidence": "SOC ticket 4412"' "$record2" || fail "the answer was lost when the terminal closed"
+echo "tui-tmux-test: interrupted record $record2 keeps the answer"
+echo "tui-tmux-test: PASS"
