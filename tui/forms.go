@@ -158,6 +158,57 @@ func (f waiveForm) View() string {
 	return strings.Join(b, "\n")
 }
 
+// valueForm takes what the operator reads off a device for a probe item that asks for it (a firmware
+// version from the appliance's admin screen); the probe judges it by its own rules.
+type valueForm struct {
+	c             *common
+	id            string
+	input         textinput.Model
+	err           string
+	width, height int
+}
+
+func newValueForm(c *common, id string) (valueForm, tea.Cmd) {
+	f := valueForm{c: c, id: id, input: newInput(c, 200)}
+	return f, f.input.Focus()
+}
+
+func (f valueForm) Update(msg tea.Msg) (valueForm, tea.Cmd) {
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		switch {
+		case key.Matches(k, f.c.keys.Cancel):
+			return f, send(cancelMsg{})
+		case key.Matches(k, f.c.keys.Submit):
+			v := strings.TrimSpace(f.input.Value())
+			if v == "" {
+				f.err = f.c.t("value-needed")
+				return f, nil
+			}
+			return f, send(valueMsg{id: f.id, value: v})
+		}
+	}
+	var cmd tea.Cmd
+	f.input, cmd = f.input.Update(msg)
+	return f, cmd
+}
+
+func (f *valueForm) SetSize(w, h int) {
+	f.width, f.height = w, h
+	f.input.SetWidth(max(10, w-4))
+}
+
+func (f valueForm) View() string {
+	c, st := f.c, f.c.styles
+	it := c.sess.Record.Item(f.id)
+	b := []string{st.FormTitle.Render(c.t("value-title")), ""}
+	b = append(b, st.Bold.Render(fit(it.Title.In(c.lang), f.width)))
+	b = append(b, wrap(c.sess.Prompt(f.id), f.width)...)
+	b = append(b, "", st.FormLabel.Render(fit(c.t("value-field"), f.width)), f.input.View())
+	b = append(b, errLines(st, f.err, f.width)...)
+	b = append(b, "", st.FormHint.Render(fit(c.t("form-keys"), f.width)))
+	return strings.Join(b, "\n")
+}
+
 // signForm is the sign-off: the statement being signed, the verdict and the waivers it includes, and the
 // signer's printed name and role.
 type signForm struct {

@@ -10,7 +10,7 @@ type KeyMap struct {
 	Detail, Back                            key.Binding
 	Rerun, RerunAll                         key.Binding
 	Yes, No, NA                             key.Binding
-	Waive, Sign                             key.Binding
+	Waive, Sign, Value                      key.Binding
 	Lang, Help, Quit, Interrupt             key.Binding
 
 	// Inside forms.
@@ -36,6 +36,7 @@ func DefaultKeyMap(lang string) KeyMap {
 		NA:        key.NewBinding(key.WithKeys("a")),
 		Waive:     key.NewBinding(key.WithKeys("w")),
 		Sign:      key.NewBinding(key.WithKeys("s")),
+		Value:     key.NewBinding(key.WithKeys("v")),
 		Lang:      key.NewBinding(key.WithKeys("L")),
 		Help:      key.NewBinding(key.WithKeys("?")),
 		Quit:      key.NewBinding(key.WithKeys("q")),
@@ -68,6 +69,7 @@ var keyHelp = map[string][3]string{
 	"na":        {"a", "not applicable", "該当なし"},
 	"waive":     {"w", "waive", "免除"},
 	"sign":      {"s", "sign off", "署名"},
+	"value":     {"v", "type version", "版を入力"},
 	"lang":      {"L", "日本語", "English"},
 	"help":      {"?", "all keys", "全キー"},
 	"quit":      {"q", "quit", "終了"},
@@ -96,7 +98,7 @@ func (k *KeyMap) byName() map[string]*key.Binding {
 	return map[string]*key.Binding{
 		"up": &k.Up, "down": &k.Down, "pgup": &k.PageUp, "pgdown": &k.PageDown, "top": &k.Top, "bottom": &k.Bottom,
 		"detail": &k.Detail, "back": &k.Back, "rerun": &k.Rerun, "rerunall": &k.RerunAll,
-		"yes": &k.Yes, "no": &k.No, "na": &k.NA, "waive": &k.Waive, "sign": &k.Sign,
+		"yes": &k.Yes, "no": &k.No, "na": &k.NA, "waive": &k.Waive, "sign": &k.Sign, "value": &k.Value,
 		"lang": &k.Lang, "help": &k.Help, "quit": &k.Quit, "interrupt": &k.Interrupt,
 		"submit": &k.Submit, "cancel": &k.Cancel, "nextfield": &k.NextField, "prevfield": &k.PrevField,
 		"confirm": &k.Confirm, "deny": &k.Deny,
@@ -112,7 +114,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Detail, k.Back, k.Rerun, k.RerunAll, k.Waive, k.Sign},
+		{k.Detail, k.Back, k.Rerun, k.RerunAll, k.Waive, k.Value, k.Sign},
 		{k.Yes, k.No, k.NA, k.Lang, k.Help, k.Quit, k.Interrupt},
 	}
 }

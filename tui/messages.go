@@ -37,6 +37,9 @@ type answerMsg struct {
 // waiveMsg is a waiver, confirmed in the waiver form.
 type waiveMsg struct{ w runlog.Waiver }
 
+// valueMsg is what the operator read off a device, confirmed in the value form.
+type valueMsg struct{ id, value string }
+
 // signMsg is the sign-off, confirmed in the sign-off form.
 type signMsg struct{ so runlog.Signoff }
 

@@ -24,6 +24,7 @@ const (
 	screenDetail               // the detail pane has the keys
 	screenAnswer
 	screenWaive
+	screenValue
 	screenSign
 	screenSaved
 	screenQuit
@@ -49,6 +50,7 @@ type Model struct {
 	detail detail
 	answer answerForm
 	waive  waiveForm
+	value  valueForm
 	sign   signForm
 	help   help.Model
 	spin   spinner.Model
@@ -152,6 +154,14 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		m.screen = m.back
 		m.message = m.c.t("msg-waived", msg.w.Item)
+	case valueMsg:
+		if err := m.c.sess.Attest(msg.id, msg.value, ""); err != nil {
+			m.value.err = err.Error()
+			return nil
+		}
+		m.screen = m.back
+		_, word, _ := m.c.state(m.c.sess.Record.Item(msg.id))
+		m.message = m.c.t("msg-valued", msg.id, word)
 	case signMsg:
 		if err := m.c.sess.Sign(msg.so); err != nil {
 			m.sign.err = err.Error()
@@ -182,6 +192,8 @@ func (m *Model) forward(msg tea.Msg) tea.Cmd {
 		m.answer, cmd = m.answer.Update(msg)
 	case screenWaive:
 		m.waive, cmd = m.waive.Update(msg)
+	case screenValue:
+		m.value, cmd = m.value.Update(msg)
 	case screenSign:
 		m.sign, cmd = m.sign.Update(msg)
 	}
@@ -194,7 +206,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		return m.stop("Ctrl-C")
 	}
 	switch m.screen {
-	case screenAnswer, screenWaive, screenSign:
+	case screenAnswer, screenWaive, screenValue, screenSign:
 		return m.forward(k)
 	case screenHelp:
 		if key.Matches(k, km.Help, km.Back, km.Quit) {
@@ -250,6 +262,8 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		return m.openAnswer(it, "na")
 	case key.Matches(k, km.Waive):
 		return m.openWaive(it)
+	case key.Matches(k, km.Value):
+		return m.openValue(it)
 	case m.screen == screenDetail:
 		var cmd tea.Cmd
 		m.detail, cmd = m.detail.Update(k)
@@ -315,6 +329,21 @@ func (m *Model) openWaive(id string) tea.Cmd {
 	var cmd tea.Cmd
 	m.waive, cmd = newWaiveForm(m.c, id)
 	m.back, m.screen = m.body(), screenWaive
+	m.layout()
+	return cmd
+}
+
+func (m *Model) openValue(id string) tea.Cmd {
+	if m.signed() {
+		return nil
+	}
+	if m.c.sess.Prompt(id) == "" {
+		m.message = m.c.t("msg-no-value", id)
+		return nil
+	}
+	var cmd tea.Cmd
+	m.value, cmd = newValueForm(m.c, id)
+	m.back, m.screen = m.body(), screenValue
 	m.layout()
 	return cmd
 }
@@ -420,6 +449,10 @@ func (m *Model) drafts() string {
 	case screenWaive:
 		if v := strings.TrimSpace(m.waive.input.Value()); v != "" {
 			d = append(d, fmt.Sprintf("unconfirmed waiver of %s: %q", m.waive.id, v))
+		}
+	case screenValue:
+		if v := strings.TrimSpace(m.value.input.Value()); v != "" {
+			d = append(d, fmt.Sprintf("unconfirmed value for %s: %q", m.value.id, v))
 		}
 	case screenSign:
 		if n, r := strings.TrimSpace(m.sign.name.Value()), strings.TrimSpace(m.sign.role.Value()); n != "" || r != "" {

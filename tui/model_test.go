@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/telesurgery-preflight/preflight/checks"
+	"github.com/telesurgery-preflight/preflight/profiles"
 	"github.com/telesurgery-preflight/preflight/runlog"
 )
 
@@ -312,4 +313,39 @@ func item(r runlog.Record, id string) *runlog.ItemResult {
 		}
 	}
 	return &runlog.ItemResult{}
+}
+
+// TestFirmwareVersionTypedIn: a firmware item read by hand waits for the version on the appliance's
+// admin screen; v opens a field, and the probe judges what is typed against the advisory set.
+func TestFirmwareVersionTypedIn(t *testing.T) {
+	p := ward(t, false)
+	sec := p.Sections[0]
+	spec := &checks.FirmwareSpec{Vendor: "fortinet", Product: "fortios", Source: checks.FirmwareSource{Method: "manual"}}
+	sec.Items = append(sec.Items, &profiles.Item{ID: "vpn-firmware", Guideline: "V(3)-3", Severity: profiles.Blocker,
+		Section: sec.ID, Title: profiles.Text{En: "VPN firmware has no known vulnerability"},
+		Probe: &profiles.Probe{Kind: "firmware", Spec: spec}, Remedy: profiles.Text{En: "Upgrade"}})
+	h := newHarness(t, newSession(p), "en", 80, 24)
+	h.selectItem("robot-ports")
+	h.keys("v")
+	if h.m.message != "robot-ports reads its value itself: nothing to type" || h.m.screen != screenList {
+		t.Fatalf("v on a measured item: %q, screen %d", h.m.message, h.m.screen)
+	}
+	h.selectItem("vpn-firmware")
+	h.keys("v")
+	if h.m.screen != screenValue || !strings.Contains(h.frame(colorprofile.Ascii), "admin screen") {
+		t.Fatalf("value form not shown:\n%s", h.frame(colorprofile.Ascii))
+	}
+	h.keys("enter")
+	if h.m.value.err != "type the version shown on the device" {
+		t.Fatalf("empty value accepted: %q", h.m.value.err)
+	}
+	h.typeText("7.2.5 build1517")
+	h.keys("enter")
+	it := h.m.c.sess.Record.Item("vpn-firmware")
+	if h.m.screen != screenList || it.Status != checks.Fail || !strings.Contains(it.Summary, "CVE-2024-21762") {
+		t.Fatalf("screen %d, item %s %q", h.m.screen, it.Status, it.Summary)
+	}
+	if src, _ := it.Evidence["source"].(checks.Evidence); src["attested"] != true {
+		t.Fatalf("typed version not marked attested: %v", it.Evidence["source"])
+	}
 }

@@ -63,12 +63,14 @@ func (m *Model) layout() {
 		m.detail.SetSize(rw-pw, bh-ph)
 		m.answer.SetSize(rw-fw, bh-fh)
 		m.waive.SetSize(rw-fw, bh-fh)
+		m.value.SetSize(rw-fw, bh-fh)
 		m.sign.SetSize(rw-fw, bh-fh)
 	} else {
 		m.list.SetSize(w, bh)
 		m.detail.SetSize(w-pw, bh-ph)
 		m.answer.SetSize(w-fw, bh-fh)
 		m.waive.SetSize(w-fw, bh-fh)
+		m.value.SetSize(w-fw, bh-fh)
 		m.sign.SetSize(w-fw, bh-fh)
 	}
 	m.help.SetWidth(w)
@@ -107,6 +109,8 @@ func (m *Model) bodyView() string {
 		right, rightStyle = m.answer.View(), st.Form
 	case screenWaive:
 		right, rightStyle = m.waive.View(), st.Form
+	case screenValue:
+		right, rightStyle = m.value.View(), st.Form
 	case screenSign:
 		right, rightStyle = m.sign.View(), st.Form
 	case screenDetail:
@@ -184,7 +188,7 @@ func (m *Model) bottomLine() string {
 func (m *Model) shortHelp() []key.Binding {
 	k := &m.keys
 	switch m.screen {
-	case screenAnswer, screenWaive:
+	case screenAnswer, screenWaive, screenValue:
 		return []key.Binding{k.Submit, k.Cancel}
 	case screenSign:
 		return []key.Binding{k.Submit, k.NextField, k.Cancel}
@@ -205,6 +209,8 @@ func (m *Model) shortHelp() []key.Binding {
 		switch {
 		case m.c.manual(it):
 			b = append(b, k.Yes, k.No, k.NA)
+		case m.c.sess.Prompt(it.ID) != "":
+			b = append(b, k.Value)
 		default:
 			b = append(b, k.Rerun)
 		}
