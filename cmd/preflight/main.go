@@ -77,14 +77,14 @@ security guideline (section V), on each facility's side, and ends in a GO / NO-G
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(runCmd(), demoCmd(), validateCmd(), templateCmd(), versionCmd())
+	root.AddCommand(runCmd(), demoCmd(), validateCmd(), templateCmd(), logCmd(), reportCmd(), keygenCmd(), versionCmd())
 	return root
 }
 
 // runFlags are shared by run and demo.
 type runFlags struct {
-	operation, format, lang, logDir, attest string
-	noTUI                                   bool
+	operation, format, lang, logDir, attest, key string
+	noTUI, sign                                  bool
 }
 
 func (f *runFlags) register(c *cobra.Command) {
@@ -93,6 +93,8 @@ func (f *runFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.lang, "lang", defaultLang(), "language of labels: en or ja (default from the locale)")
 	c.Flags().BoolVar(&f.noTUI, "no-tui", false, "print a report instead of opening the interactive checklist")
 	c.Flags().StringVar(&f.attest, "attest", "", "answers file for manual items and waivers (YAML: item-id: {answer: yes, evidence: \"…\"})")
+	c.Flags().BoolVar(&f.sign, "sign", false, "sign the run off with --key (passphrase from $PREFLIGHT_PASSPHRASE, else asked on the terminal)")
+	c.Flags().StringVar(&f.key, "key", "", "personal signing key file (preflight keygen) for --sign")
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json", "junit"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = c.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions([]string{"en", "ja"}, cobra.ShellCompDirectiveNoFileComp))
 }
@@ -105,6 +107,12 @@ func (f *runFlags) check() error {
 	}
 	if f.lang != "en" && f.lang != "ja" {
 		return usageErr("--lang %q: use en or ja", f.lang)
+	}
+	switch {
+	case f.sign && f.key == "":
+		return usageErr("--sign needs --key KEYFILE (make one with preflight keygen)")
+	case f.key != "" && !f.sign:
+		return usageErr("--key is used with --sign: add --sign to sign the run off")
 	}
 	return nil
 }
@@ -184,6 +192,8 @@ certificate demand) so the checklist shows NO-GO with evidence and remedies.`,
 }
 
 // runProfile runs p in plain mode (the TUI is not built yet) with Ctrl-C, SIGTERM and SIGHUP cancelling.
+// With a log directory, the run is journaled and sealed into the facility log; with --sign it is signed
+// off with the key, unlocked before anything is probed.
 func runProfile(cmd *cobra.Command, p *profiles.Profile, f *runFlags) error {
 	var att *runlog.Attestations
 	if f.attest != "" {
@@ -192,13 +202,31 @@ func runProfile(cmd *cobra.Command, p *profiles.Profile, f *runFlags) error {
 			return &exitError{code: session.ExitUsage, err: err}
 		}
 	}
+	var key *runlog.Key
+	if f.sign {
+		var err error
+		if key, err = unlockKey(cmd, f.key); err != nil {
+			return &exitError{code: session.ExitUsage, err: err}
+		}
+	}
+	var store *runlog.Store
+	if f.logDir != "" {
+		var err error
+		if store, err = runlog.Open(f.logDir, p.Facility.ID); err != nil {
+			return &exitError{code: session.ExitUsage, err: fmt.Errorf("open the run log: %w", err)}
+		}
+		defer store.Close()
+		for _, n := range store.Notes {
+			fmt.Fprintln(cmd.ErrOrStderr(), "preflight: run log:", n)
+		}
+	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C ends the process the default way
 	s := session.New(p, f.operation)
 	code, err := s.RunPlain(ctx, session.PlainOptions{
 		Format: f.format, Lang: f.lang, Color: f.format == "text" && colorOK(cmd.OutOrStdout()),
-		Attest: att, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), LogDir: f.logDir, Progress: true,
+		Attest: att, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Progress: true, Store: store, Key: key,
 	})
 	if err != nil || code != 0 {
 		return &exitError{code: code, err: err}
