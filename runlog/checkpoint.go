@@ -1,6 +1,7 @@
 package runlog
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -77,7 +78,7 @@ func ParseCheckpoint(msg []byte, facilityKey string) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("facility key: %v", err)
 	}
-	n, err := note.Open(msg, note.VerifierList(v))
+	n, err := openNote(msg, note.VerifierList(v))
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("not signed by the facility key %s: %v", keyID(facilityKey), err)
 	}
@@ -103,4 +104,22 @@ func ParseCheckpoint(msg []byte, facilityKey string) (Checkpoint, error) {
 // String shows a checkpoint for people.
 func (c Checkpoint) String() string {
 	return fmt.Sprintf("%s size %d root %s", c.Origin, c.Size, base64.StdEncoding.EncodeToString(c.Root[:]))
+}
+
+// openNote is note.Open that also insists on the one encoding of each signature: base64 with spare
+// bits set decodes to the same signature, and would let a byte of the file change unnoticed.
+func openNote(msg []byte, known note.Verifiers) (*note.Note, error) {
+	n, err := note.Open(msg, known)
+	if err != nil {
+		return n, err
+	}
+	i := bytes.LastIndex(msg, []byte("\n\n"))
+	for _, ln := range strings.Split(strings.TrimSuffix(string(msg[i+2:]), "\n"), "\n") {
+		_, sig, _ := strings.Cut(strings.TrimPrefix(ln, "— "), " ")
+		b, err := base64.StdEncoding.DecodeString(sig)
+		if err != nil || base64.StdEncoding.EncodeToString(b) != sig {
+			return nil, fmt.Errorf("signature line %q is not canonically encoded", ln)
+		}
+	}
+	return n, nil
 }

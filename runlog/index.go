@@ -41,31 +41,34 @@ func (e IndexEntry) line() []byte {
 	return append(b, '\n')
 }
 
-// readIndex reads the index. A torn last line (a crash while appending) is returned separately.
-func readIndex(dir string) (entries []IndexEntry, torn []byte, validLen int64, err error) {
+// readIndex reads the index and returns each entry with its exact line. A torn last line (a crash while
+// appending) is returned separately.
+func readIndex(dir string) (entries []IndexEntry, lines [][]byte, torn []byte, validLen int64, err error) {
 	data, err := readFileLimited(filepath.Join(dir, IndexFile), maxJournal)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, nil, 0, err
 	}
 	n := 0
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
-			return entries, data, validLen, nil
+			return entries, lines, data, validLen, nil
 		}
 		n++
 		var e IndexEntry
-		if err := json.Unmarshal(data[:i], &e); err != nil {
-			return nil, nil, 0, fmt.Errorf("%s line %d: %v", IndexFile, n, err)
+		dec := json.NewDecoder(bytes.NewReader(data[:i]))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&e); err != nil {
+			return nil, nil, nil, 0, fmt.Errorf("%s line %d: %v", IndexFile, n, err)
 		}
 		if e.Leaf != int64(n-1) {
-			return nil, nil, 0, fmt.Errorf("%s line %d: leaf %d, want %d: lines were removed, inserted or reordered", IndexFile, n, e.Leaf, n-1)
+			return nil, nil, nil, 0, fmt.Errorf("%s line %d: leaf %d, want %d: lines were removed, inserted or reordered", IndexFile, n, e.Leaf, n-1)
 		}
-		entries = append(entries, e)
+		entries, lines = append(entries, e), append(lines, data[:i+1])
 		validLen += int64(i + 1)
 		data = data[i+1:]
 	}
-	return entries, nil, validLen, nil
+	return entries, lines, nil, validLen, nil
 }
 
 func fileExists(path string) bool {

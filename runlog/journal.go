@@ -121,7 +121,7 @@ func (j *Journal) write(b []byte) error {
 	if _, err := j.f.Write(b); err != nil {
 		return err
 	}
-	return j.f.Sync()
+	return fsync(j.f)
 }
 
 // Event appends e, keeping the first error for Err; its signature fits Session.OnEvent.

@@ -30,7 +30,8 @@ import (
 const KeyFormat = "preflight-signing-key/v1"
 
 // scrypt cost of new keys: 2^15 × 8 × 128 bytes = 32 MiB and a fraction of a second, per unlock.
-const keyLog2N, keyR, keyP = 15, 8, 1
+// Each file records its own parameters, so the cost can rise without breaking old keys.
+var keyLog2N, keyR, keyP = 15, 8, 1
 
 // MinPassphrase is the shortest passphrase keygen accepts.
 const MinPassphrase = 8

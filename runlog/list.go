@@ -48,7 +48,7 @@ func (f ListFilter) match(s RunSummary) bool {
 
 // List reads the runs of a log from its index (one file, however many runs) plus the runs not in it.
 func List(dir string, f ListFilter) ([]RunSummary, error) {
-	entries, _, _, err := readIndex(dir)
+	entries, _, _, _, err := readIndex(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w — run preflight log verify", err)
 	}
@@ -107,7 +107,7 @@ func LoadRun(dir, id string) (*RunFiles, error) {
 	if _, err := os.Stat(rd); err != nil {
 		return nil, fmt.Errorf("no run %s in %s (preflight log list shows the runs)", id, dir)
 	}
-	rf := &RunFiles{}
+	rf := &RunFiles{Journal: &JournalScan{}}
 	if data, err := readFileLimited(filepath.Join(rd, JournalFile), maxJournal); err == nil {
 		rf.Journal = scanJournal(data, true)
 		rf.Events = rf.Journal.Entries

@@ -119,7 +119,7 @@ func parseRoster(msg []byte, anchor string) (*Roster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("facility key: %v", err)
 	}
-	if _, err := note.Open(msg, note.VerifierList(v)); err != nil {
+	if _, err := openNote(msg, note.VerifierList(v)); err != nil {
 		return nil, fmt.Errorf("not signed by the facility key %s: %v", keyID(anchor), err)
 	}
 	if r.Facility != anchor {

@@ -25,6 +25,9 @@ func (s *Store) seal(r *Record, key *Key) (string, error) {
 	}
 	dir := s.runDir(r.RunID)
 	scan, err := readJournal(dir, false)
+	if errors.Is(err, os.ErrNotExist) { // a run that crashed before its journal existed: no events
+		scan, err = &JournalScan{}, nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("read journal of run %s: %w", r.RunID, err)
 	}

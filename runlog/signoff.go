@@ -170,7 +170,7 @@ func checkSignoff(h *sealedHeader, sum string, roster *Roster) SignatureState {
 	if err != nil {
 		return bad("roster: %v", err)
 	}
-	n, err := note.Open([]byte(h.Signature), vs)
+	n, err := openNote([]byte(h.Signature), vs)
 	var unverified *note.UnverifiedNoteError
 	var invalid *note.InvalidSignatureError
 	switch {

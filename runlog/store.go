@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -147,7 +148,7 @@ func (s *Store) load() error {
 	if s.roster, err = parseRoster(msg, s.fvkey); err != nil {
 		return fmt.Errorf("%s: %w — run preflight log verify", filepath.Join(s.Dir, RosterFile), err)
 	}
-	entries, torn, validLen, err := readIndex(s.Dir)
+	entries, _, torn, validLen, err := readIndex(s.Dir)
 	if err != nil {
 		return fmt.Errorf("read log index: %w — run preflight log verify", err)
 	}
@@ -176,7 +177,7 @@ func (s *Store) create() error {
 	if err != nil {
 		return fmt.Errorf("generate facility key: %w", err)
 	}
-	if s.fkey, s.fvkey, err = facilityKey(skey); err != nil {
+	if s.fkey, s.fvkey, err = facilityKey(skey + "\n"); err != nil {
 		return err
 	}
 	if vkey != s.fvkey {
@@ -197,7 +198,10 @@ func (s *Store) create() error {
 
 // facilityKey parses a note signer key and derives its verifier key.
 func facilityKey(skey string) (note.Signer, string, error) {
-	skey = strings.TrimSpace(skey)
+	skey, ok := strings.CutSuffix(skey, "\n") // exactly as written: one line
+	if !ok || strings.ContainsFunc(skey, unicode.IsSpace) {
+		return nil, "", errors.New("not a facility key: expected one line PRIVATE+KEY+…")
+	}
 	signer, err := note.NewSigner(skey)
 	if err != nil {
 		return nil, "", fmt.Errorf("not a facility key: %v", err)
@@ -311,14 +315,19 @@ func (s *Store) Seal(r *Record, key *Key) (where, hash string, err error) {
 	if j == nil {
 		return "", "", fmt.Errorf("run %s was not begun in this store (or is sealed already)", r.RunID)
 	}
+	if r.FinishedAt.IsZero() {
+		r.Finish(s.Now())
+	}
+	if r.Signoff != nil { // refused before the journal closes, so the caller can correct it and seal again
+		if err := prepareSignoff(r, key); err != nil {
+			return "", "", err
+		}
+	}
 	jerr := j.Err()
 	if err := j.close(); err != nil && jerr == nil {
 		jerr = err
 	}
 	delete(s.active, r.RunID)
-	if r.FinishedAt.IsZero() {
-		r.Finish(s.Now())
-	}
 	where, err = s.seal(r, key)
 	if err != nil {
 		return "", "", err

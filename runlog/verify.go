@@ -2,6 +2,7 @@ package runlog
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -89,10 +90,12 @@ type VerifyOptions struct {
 }
 
 type verifier struct {
-	v      *Verification
-	dir    string
-	roster *Roster
-	mu     sync.Mutex
+	v          *Verification
+	dir        string
+	roster     *Roster
+	indexLines [][]byte
+	indexTorn  bool
+	mu         sync.Mutex
 }
 
 func (vr *verifier) add(sev Severity, file, run, format string, args ...any) {
@@ -121,43 +124,37 @@ func Verify(dir string, opt VerifyOptions) (*Verification, error) {
 	vr.v.WriterActive = writerActive(dir)
 	vr.loadTrust(opt.Roster)
 	entries := vr.loadIndex()
-	tr := &tree{}
+	vr.loadCheckpoint()
+	var checked []*runCheck
 	var unindexed []string
 	if opt.Run != "" {
 		i := slices.IndexFunc(entries, func(e IndexEntry) bool { return e.RunID == opt.Run })
-		if i < 0 {
-			if !fileExists(filepath.Join(dir, RunsDir, opt.Run)) {
-				return nil, fmt.Errorf("no run %s in %s (preflight log list shows the runs)", opt.Run, dir)
-			}
+		switch {
+		case i >= 0:
+			checked = []*runCheck{vr.checkRun(entries[i])}
+		case fileExists(filepath.Join(dir, RunsDir, opt.Run)):
 			unindexed = []string{opt.Run}
-		}
-		leaves := vr.leafHashesFromIndex(entries)
-		if i >= 0 {
-			st := vr.checkRun(entries[i])
-			vr.v.Runs = append(vr.v.Runs, st.RunStatus)
-			if st.ok {
-				leaves[i] = st.leaf
-			}
-			vr.checkPrev(entries, i, st.header)
-		}
-		vr.buildTree(tr, leaves)
-		if i >= 0 {
-			vr.checkRunCheckpoint(tr, entries[i], vr.v.Runs[0])
+		default:
+			return nil, fmt.Errorf("no run %s in %s (preflight log list shows the runs)", opt.Run, dir)
 		}
 	} else {
-		results := vr.checkAll(entries)
-		leaves := vr.leafHashesFromIndex(entries)
-		for i, st := range results {
-			vr.v.Runs = append(vr.v.Runs, st.RunStatus)
-			if st.ok {
-				leaves[i] = st.leaf
-			}
-			vr.checkPrev(entries, i, st.header)
+		checked = vr.checkAll(entries)
+	}
+	leaves := vr.leafHashesFromIndex(entries)
+	for _, st := range checked {
+		vr.v.Runs = append(vr.v.Runs, st.RunStatus)
+		if st.ok {
+			leaves[st.Leaf] = st.leaf
 		}
-		vr.buildTree(tr, leaves)
-		for i, st := range results {
-			vr.checkRunCheckpoint(tr, entries[i], st.RunStatus)
-		}
+		vr.checkPrev(entries, int(st.Leaf), st.header)
+	}
+	tr := &tree{}
+	vr.buildTree(tr, leaves)
+	vr.attributeLeaves(tr, entries, checked)
+	for _, st := range checked {
+		vr.checkRunCheckpoint(tr, entries[st.Leaf], st.RunStatus)
+	}
+	if opt.Run == "" {
 		unindexed = vr.checkFiles(entries)
 	}
 	vr.checkLogCheckpoint(tr, entries)
@@ -216,13 +213,15 @@ func (vr *verifier) loadTrust(trusted string) {
 }
 
 func (vr *verifier) loadIndex() []IndexEntry {
-	entries, torn, _, err := readIndex(vr.dir)
+	entries, lines, torn, _, err := readIndex(vr.dir)
+	vr.indexLines = lines
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		vr.readErr(IndexFile, "", err)
 	case err != nil:
 		vr.add(Tampered, IndexFile, "", "%v", strings.TrimPrefix(err.Error(), IndexFile+" "))
 	case len(torn) > 0:
+		vr.indexTorn = true
 		vr.add(Unfinished, IndexFile, "", "a torn last line (%d bytes): a seal was cut short; the next preflight run completes it", len(torn))
 	}
 	vr.v.Size = int64(len(entries))
@@ -281,7 +280,8 @@ func (vr *verifier) checkPrev(entries []IndexEntry, i int, h *sealedHeader) {
 	}
 }
 
-func (vr *verifier) checkLogCheckpoint(tr *tree, entries []IndexEntry) {
+// loadCheckpoint reads and verifies the log checkpoint.
+func (vr *verifier) loadCheckpoint() {
 	msg, err := readFileLimited(filepath.Join(vr.dir, CheckpointFile), maxSmall)
 	if err != nil {
 		vr.readErr(CheckpointFile, "", err)
@@ -293,17 +293,53 @@ func (vr *verifier) checkLogCheckpoint(tr *tree, entries []IndexEntry) {
 		return
 	}
 	vr.v.Checkpoint = &c
+}
+
+// attributeLeaves decides, for each run whose record.json does not hash to the leaf the index lists,
+// which of the two was altered: when the records as they are hash to the root the facility key
+// signed, the index was; otherwise the record.
+func (vr *verifier) attributeLeaves(tr *tree, entries []IndexEntry, checked []*runCheck) {
+	c := vr.v.Checkpoint
+	recordsSigned := false
+	if c != nil && c.Size <= tr.n {
+		root, err := tr.root(c.Size)
+		recordsSigned = err == nil && root == c.Root
+	}
+	for _, st := range checked {
+		e := entries[st.Leaf]
+		if !st.ok || base64.StdEncoding.EncodeToString(st.leaf[:]) == e.LeafHash {
+			continue
+		}
+		if recordsSigned && st.Leaf < c.Size {
+			vr.add(Tampered, IndexFile, e.RunID, "line %d: its leaf hash is not that of the run's record.json, which matches the signed checkpoint: the index was altered", st.Leaf+1)
+			continue
+		}
+		p := Problem{Tampered, rel(e.RunID, RecordFile), e.RunID, sprintf("its bytes differ from the record sealed as leaf %d of the log: the record was altered after sealing", st.Leaf)}
+		st.Problems = append(st.Problems, p)
+		vr.add(p.Severity, p.File, p.Run, "%s", p.Msg)
+	}
+}
+
+// checkLogCheckpoint compares the log checkpoint with the log.
+func (vr *verifier) checkLogCheckpoint(tr *tree, entries []IndexEntry) {
+	if vr.v.Checkpoint == nil {
+		return
+	}
+	c := *vr.v.Checkpoint
 	n := int64(len(entries))
 	switch {
 	case c.Size > n:
 		vr.add(Tampered, CheckpointFile, "", "the signed checkpoint covers %d runs, but the log holds %d: runs were deleted", c.Size, n)
+		if vr.indexTorn {
+			vr.add(Tampered, IndexFile, "", "its last line is cut short, but the signed checkpoint covers it: the index was altered")
+		}
 		return
 	case c.Size < n:
 		last := entries[n-1]
 		if c.Size == n-1 && !fileExists(filepath.Join(vr.dir, rel(last.RunID, RunCkptFile))) {
 			vr.add(Unfinished, CheckpointFile, last.RunID, "the seal of the last run stopped before the log checkpoint was signed; the next preflight run signs it")
 		} else {
-			vr.add(Tampered, CheckpointFile, entries[c.Size].RunID, "the signed checkpoint covers %d runs, but the log holds %d and later checkpoints exist: an old checkpoint was put back (runs from %s on are not covered)",
+			vr.add(Tampered, CheckpointFile, entries[c.Size].RunID, "the signed checkpoint covers %d runs, but the log holds %d: an older checkpoint was put back (runs from %s on are not covered by it)",
 				c.Size, n, entries[c.Size].RunID)
 		}
 	}
