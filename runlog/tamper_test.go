@@ -56,7 +56,9 @@ func edit(t *testing.T, path string, f func([]byte) []byte) {
 	}
 }
 
-func lines(b []byte) [][]byte { return bytes.SplitAfter(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) }
+func lines(b []byte) [][]byte {
+	return bytes.SplitAfter(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
+}
 
 // TestTamperDetected changes the store the ways someone covering their tracks would, and expects verify
 // to name the file and run, and say what happened.
@@ -72,7 +74,9 @@ func TestTamperDetected(t *testing.T) {
 		held   bool // verify with the checkpoint saved before the change
 	}{
 		{"rewrite a verdict", func(t *testing.T, dir string, ids []string) {
-			edit(t, run(dir, ids[0], RecordFile), func(b []byte) []byte { return bytes.Replace(b, []byte(`"verdict": "no-go"`), []byte(`"verdict": "go"`), 1) })
+			edit(t, run(dir, ids[0], RecordFile), func(b []byte) []byte {
+				return bytes.Replace(b, []byte(`"verdict": "no-go"`), []byte(`"verdict": "go"`), 1)
+			})
 		}, "runs/%0/record.json", 0, "its content was changed", false},
 		{"delete a journal line", func(t *testing.T, dir string, ids []string) {
 			edit(t, run(dir, ids[1], JournalFile), func(b []byte) []byte { l := lines(b); return bytes.Join(append(l[:4:4], l[5:]...), nil) })
