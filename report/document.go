@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,21 +17,22 @@ import (
 // Document is a stored run with what verifying it found: the input of `log show` and of the Markdown
 // and HTML reports.
 type Document struct {
-	Record     *runlog.Record
-	Titles     map[string]string // section id → title
-	Lang       string
-	Sealed     bool
-	Events     []runlog.Entry
-	Journal    *runlog.JournalScan
-	Verify     *runlog.Verification // of this run; nil when not verified
-	Checkpoint *runlog.Checkpoint   // signed after the run was sealed
-	Generated  time.Time            // when the report was made (zero: not printed)
+	Record         *runlog.Record
+	Titles         map[string]string // section id → title
+	Lang           string
+	Sealed         bool
+	Events         []runlog.Entry
+	Journal        *runlog.JournalScan
+	Verify         *runlog.Verification // of this run; nil when not verified
+	Checkpoint     *runlog.Checkpoint   // signed after the run was sealed
+	CheckpointNote []byte               // the same, as the signed note to keep
+	Generated      time.Time            // when the report was made (zero: not printed)
 }
 
 // NewDocument builds the document of a stored run.
 func NewDocument(rf *runlog.RunFiles, v *runlog.Verification, lang string) Document {
 	return Document{Record: rf.Record, Titles: SectionTitles(rf.Profile, lang), Lang: lang, Sealed: rf.Sealed,
-		Events: rf.Events, Journal: rf.Journal, Verify: v, Checkpoint: rf.Checkpoint}
+		Events: rf.Events, Journal: rf.Journal, Verify: v, Checkpoint: rf.Checkpoint, CheckpointNote: rf.CheckpointNote}
 }
 
 // SectionTitles reads the section titles from a profile's bytes (leniently: a stored profile is shown
@@ -183,17 +185,43 @@ func cut(s string, n int) string {
 	return s
 }
 
-// evidenceJSON renders evidence as indented JSON for the reports.
-func evidenceJSON(ev checks.Evidence) string {
-	if len(ev) == 0 {
-		return ""
+// evidenceRow is one evidence key for the printable reports: flat values on one line, nested ones as
+// indented JSON.
+type evidenceRow struct {
+	Key, Value string
+	Nested     bool
+}
+
+func evidenceRows(ev checks.Evidence) []evidenceRow {
+	keys := make([]string, 0, len(ev))
+	for k := range ev {
+		keys = append(keys, k)
 	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(ev)
-	return strings.TrimSpace(b.String())
+	slices.Sort(keys)
+	rows := make([]evidenceRow, 0, len(keys))
+	for _, k := range keys {
+		v := ev[k]
+		if s, ok := v.(string); ok {
+			rows = append(rows, evidenceRow{Key: k, Value: s})
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			rows = append(rows, evidenceRow{Key: k, Value: fmt.Sprint(v)})
+			continue
+		}
+		if len(b) <= 100 && !bytes.ContainsAny(b, "{") {
+			rows = append(rows, evidenceRow{Key: k, Value: strings.ReplaceAll(string(b), ",", ", ")})
+			continue
+		}
+		var pretty bytes.Buffer
+		enc := json.NewEncoder(&pretty)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(v)
+		rows = append(rows, evidenceRow{Key: k, Value: strings.TrimSpace(pretty.String()), Nested: true})
+	}
+	return rows
 }
 
 func duration(a, b time.Time) string {

@@ -20,20 +20,21 @@ var htmlSource string
 var htmlTmpl = template.Must(template.New("report").Parse(htmlSource))
 
 type htmlView struct {
-	Title, Verdict, VerdictClass, Interrupted string
-	Facts                                     [][2]string
-	Blocking                                  []string
-	BlockingLabel                             string
-	Signoff                                   *htmlSignoff
-	Summary                                   string
-	Sections                                  []htmlSection
-	Waivers                                   []runlog.Waiver
-	VerifyOK                                  bool
-	VerifyLine                                string
-	Problems                                  []runlog.Problem
-	Checkpoint                                string
-	RunID, SHA256, Generated                  string
-	Lang                                      string
+	Title, Subtitle, Verdict, VerdictClass string
+	Interrupted                            string
+	Facts                                  [][2]string
+	Blocking                               []string
+	BlockingLabel                          string
+	Signoff                                *htmlSignoff
+	Summary                                string
+	Sections                               []htmlSection
+	Waivers                                []runlog.Waiver
+	VerifyOK                               bool
+	VerifyLine                             string
+	Problems                               []runlog.Problem
+	Checkpoint                             string
+	RunID, SHA256, Generated               string
+	Lang                                   string
 }
 
 type htmlSignoff struct {
@@ -48,14 +49,16 @@ type htmlSection struct {
 
 type htmlItem struct {
 	ID, Title, Guideline, Severity, Kind, Status, StatusClass, Summary string
-	Answer, Waiver, Remedy, Evidence                                   string
+	Answer, Waiver, Remedy                                             string
+	Evidence                                                           []evidenceRow
 	DurationMS                                                         int64
 }
 
 // HTML writes the printable, self-contained run report.
 func HTML(w io.Writer, d Document) error {
 	r, lang := d.Record, d.Lang
-	v := htmlView{Title: "Preflight run report", Verdict: Label(lang, r.Verdict), VerdictClass: r.Verdict,
+	v := htmlView{Title: "Preflight run report", Subtitle: fmt.Sprintf("Telesurgery network readiness · %s · operation %s",
+		orDash(r.Facility.Name.In(lang)), orDash(r.OperationID)), Verdict: Label(lang, r.Verdict), VerdictClass: r.Verdict,
 		Interrupted: r.Interrupted, Facts: headerRows(d), Blocking: r.Blocking, BlockingLabel: Label(lang, "blocking"),
 		RunID: r.RunID, SHA256: orDash(r.SHA256), Lang: lang}
 	if r.Interrupted != "" {
@@ -88,7 +91,7 @@ func HTML(w io.Writer, d Document) error {
 				hi.Remedy = rem
 			}
 			if it.Kind != "manual" {
-				hi.Evidence = evidenceJSON(it.Evidence)
+				hi.Evidence = evidenceRows(it.Evidence)
 			}
 			hs.Items = append(hs.Items, hi)
 		}
@@ -101,6 +104,9 @@ func HTML(w io.Writer, d Document) error {
 	}
 	if d.Checkpoint != nil {
 		v.Checkpoint = d.Checkpoint.String()
+		if len(d.CheckpointNote) > 0 {
+			v.Checkpoint = string(d.CheckpointNote)
+		}
 	}
 	if !d.Generated.IsZero() {
 		v.Generated = d.Generated.UTC().Format("2006-01-02 15:04 UTC")

@@ -104,7 +104,11 @@ func Show(w io.Writer, d Document) error {
 		if st := d.status(); st != nil && st.Leaf >= 0 {
 			leaf = fmt.Sprintf("leaf %d of the facility log · ", st.Leaf)
 		}
-		row("record", fmt.Sprintf("sealed · %ssha256 %s · prev %s", leaf, short(r.SHA256), short(r.Prev)))
+		prev := "prev " + short(r.Prev)
+		if r.Prev == "" {
+			prev = "first run of the log"
+		}
+		row("record", fmt.Sprintf("sealed · %ssha256 %s · %s", leaf, short(r.SHA256), prev))
 	} else {
 		row("record", "not sealed (rebuilt from the journal)")
 	}
@@ -143,7 +147,8 @@ func Show(w io.Writer, d Document) error {
 		}
 		fmt.Fprintf(b, "\nTimeline — %s, %d line(s), %s\n", runlog.JournalFile, d.Journal.Lines, state)
 		for _, e := range d.Events {
-			fmt.Fprintf(b, "  %4d  %s  %-13s %-24s %s\n", e.Seq, e.At.UTC().Format("15:04:05.000"), e.Type, e.Item, EventDetail(e))
+			ln := fmt.Sprintf("  %4d  %s  %-13s %-24s %s", e.Seq, e.At.UTC().Format("15:04:05.000"), e.Type, e.Item, EventDetail(e))
+			fmt.Fprintln(b, strings.TrimRight(ln, " "))
 		}
 		if len(d.Journal.Torn) > 0 {
 			fmt.Fprintf(b, "  ----  torn last line: %d bytes at offset %d, quarantined — not part of the timeline\n", len(d.Journal.Torn), d.Journal.TornOffset)
@@ -211,12 +216,13 @@ func DiffText(w io.Writer, d *runlog.Diff, lang string) error {
 			}
 		}
 	}
-	for _, x := range []struct {
-		sign string
-		ws   []runlog.Waiver
-	}{{"+", d.WaiversAdded}, {"-", d.WaiversDropped}} {
-		for _, wv := range x.ws {
-			fmt.Fprintf(b, "waiver %s %s: %s\n", x.sign, wv.Item, wv.Reason)
+	if len(d.WaiversAdded)+len(d.WaiversDropped) > 0 {
+		b.WriteString("\nWaivers\n")
+		for _, wv := range d.WaiversAdded {
+			fmt.Fprintf(b, "  + %-24s %s (only in B)\n", wv.Item, wv.Reason)
+		}
+		for _, wv := range d.WaiversDropped {
+			fmt.Fprintf(b, "  - %-24s %s (only in A)\n", wv.Item, wv.Reason)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -61,8 +61,15 @@ func Markdown(w io.Writer, d Document) error {
 			} else if rem := it.Remedy.In(lang); rem != "" && (it.Status == checks.Fail || it.Status == checks.Error) {
 				fmt.Fprintf(b, "- **Remedy:** %s\n", mdText(rem))
 			}
-			if ev := evidenceJSON(it.Evidence); ev != "" && it.Kind != "manual" {
-				fmt.Fprintf(b, "- **Evidence:**\n\n```json\n%s\n```\n", ev)
+			if rows := evidenceRows(it.Evidence); len(rows) > 0 && it.Kind != "manual" {
+				b.WriteString("- **Evidence:**\n")
+				for _, row := range rows {
+					if row.Nested {
+						fmt.Fprintf(b, "  - `%s`:\n\n    ```json\n    %s\n    ```\n\n", row.Key, strings.ReplaceAll(row.Value, "\n", "\n    "))
+					} else {
+						fmt.Fprintf(b, "  - `%s`: %s\n", row.Key, mdText(row.Value))
+					}
+				}
 			}
 		}
 	}
@@ -82,7 +89,10 @@ func Markdown(w io.Writer, d Document) error {
 		}
 	}
 	if d.Checkpoint != nil {
-		fmt.Fprintf(b, "\nLog checkpoint signed when the run was sealed (keep it: it proves this run is in the facility log):\n\n```\n%s\n```\n", d.Checkpoint.String())
+		fmt.Fprintf(b, "\nLog checkpoint signed when the run was sealed: %s. Keep a copy: `preflight log verify --checkpoint FILE` proves\nlater that the facility log still holds this run and every run before it, unchanged.\n", d.Checkpoint)
+		if len(d.CheckpointNote) > 0 {
+			fmt.Fprintf(b, "\n```\n%s```\n", d.CheckpointNote)
+		}
 	}
 	if !d.Generated.IsZero() {
 		fmt.Fprintf(b, "\n---\nReport generated %s by preflight.\n", d.Generated.UTC().Format("2006-01-02 15:04 UTC"))

@@ -96,6 +96,9 @@ type RunFiles struct {
 	Journal    *JournalScan
 	Profile    []byte
 	Checkpoint *Checkpoint // nil when missing or not verifiable
+	// CheckpointNote is the signed checkpoint as stored: a copy kept elsewhere (printed in the report)
+	// can be given to `log verify --checkpoint` later.
+	CheckpointNote []byte
 }
 
 // LoadRun reads a run's files for show, report and diff. It does not verify them: Verify does.
@@ -132,7 +135,7 @@ func LoadRun(dir, id string) (*RunFiles, error) {
 		if _, vkey, err := facilityKey(string(skey)); err == nil {
 			if msg, err := os.ReadFile(filepath.Join(rd, RunCkptFile)); err == nil {
 				if c, err := ParseCheckpoint(msg, vkey); err == nil {
-					rf.Checkpoint = &c
+					rf.Checkpoint, rf.CheckpointNote = &c, msg
 				}
 			}
 		}
