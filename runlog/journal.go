@@ -276,14 +276,29 @@ func readFileLimited(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	st, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than the %d bytes this store ever writes", path, limit)
+	if st.Size() > limit {
+		return nil, fmt.Errorf("%s: %d bytes, larger than the %d this store ever writes", path, st.Size(), limit)
 	}
-	return data, nil
+	// One read of the size stat gave, plus one to see the end: a file growing meanwhile is read to its
+	// end, up to the limit.
+	data := make([]byte, st.Size()+1)
+	n, err := io.ReadFull(f, data)
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		return data[:n], nil
+	case err != nil:
+		return nil, err
+	}
+	rest, err := io.ReadAll(io.LimitReader(f, limit-int64(n)+1))
+	data = append(data[:n], rest...)
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("%s: larger than the %d bytes this store ever writes", path, limit)
+	}
+	return data, err
 }
 
 func short(h string) string {

@@ -264,6 +264,9 @@ func (s *Store) Begin(r *Record, profile []byte) (*Journal, error) {
 	if sum := sha256.Sum256(profile); hex.EncodeToString(sum[:]) != r.Profile.SHA256 {
 		return nil, fmt.Errorf("run %s: the profile bytes do not hash to the record's profile sha256", r.RunID)
 	}
+	if r.Facility.ID != s.Facility {
+		return nil, fmt.Errorf("run %s is of facility %s, and %s is the log of %s: use one --log-dir per facility", r.RunID, r.Facility.ID, s.Dir, s.Facility)
+	}
 	if !validRunID(r.RunID) {
 		return nil, fmt.Errorf("run id %q: use NewRunID", r.RunID)
 	}

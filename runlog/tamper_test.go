@@ -42,6 +42,10 @@ func TestMain(m *testing.M) {
 	if templateDir != "" {
 		os.RemoveAll(templateDir)
 	}
+	if benchCleanup {
+		os.RemoveAll(benchDir)
+		os.Remove(benchDir + ".built")
+	}
 	os.Exit(code)
 }
 

@@ -131,6 +131,8 @@ video-relay-tls: {waive: "renewal booked for 12-10", by: "Tanaka"}
 		{[]string{"log", "show", "nosuchrun", "--log-dir", logDir}, "no run \"nosuchrun\""},
 		{[]string{"log", "list", "--since", "yesterday", "--log-dir", logDir}, "--since \"yesterday\""},
 		{[]string{"keygen", "--name", "X"}, "keygen needs --name, --role and --out"},
+		{[]string{"log", "trust", filepath.Join(keys, "hanako.sato.pub"), "--log-dir", filepath.Join(dir, "new")}, "add --facility ID"},
+		{[]string{"log", "trust", filepath.Join(keys, "hanako.sato.pub"), "--log-dir", logDir, "--facility", "other"}, "is the log of facility surgeon-site, not other"},
 	} {
 		if code, _, stderr := run(t, tc.args...); code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", tc.args, code, stderr, tc.want)
@@ -234,5 +236,23 @@ sections:
 	code, stdout, _ = run(t, "log", "verify", "--log-dir", logDir)
 	if code != runlog.VerifyIncomplete || strings.Contains(stdout, "TAMPERED") || !strings.Contains(stdout, "1 interrupted, 0 not sealed; log size 2") {
 		t.Errorf("verify after the next run: exit %d\n%s", code, stdout)
+	}
+}
+
+// TestDemoSignVerifyClean is the first "done when", from an empty directory: a key in the
+// roster, the demo signed off (NO-GO, so as reject), and a clean verify.
+func TestDemoSignVerifyClean(t *testing.T) {
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "log")
+	t.Setenv("PREFLIGHT_PASSPHRASE", "correct horse battery")
+	if code, _, stderr := run(t, "keygen", "--name", "Hanako Sato", "--role", "Network engineer", "--out", dir, "--log-dir", logDir, "--facility", "patient-site"); code != 0 {
+		t.Fatalf("keygen: exit %d %s", code, stderr)
+	}
+	code, _, stderr := run(t, "demo", "--no-tui", "--sign", "--key", filepath.Join(dir, "hanako.sato.key"), "--log-dir", logDir)
+	if code != 1 || !strings.Contains(stderr, "signed reject by Hanako Sato") {
+		t.Fatalf("demo: exit %d\n%s", code, stderr)
+	}
+	if code, stdout, _ := run(t, "log", "verify", "--log-dir", logDir); code != 0 || !strings.Contains(stdout, "verified: intact") {
+		t.Fatalf("verify: exit %d\n%s", code, stdout)
 	}
 }

@@ -203,9 +203,12 @@ func logDiffCmd(dir func() (string, error)) *cobra.Command {
 }
 
 func logTrustCmd(dir func() (string, error)) *cobra.Command {
-	return &cobra.Command{
-		Use:     "trust PUBFILE...",
-		Short:   "Add signers' public keys (USERID.pub from keygen) to the facility roster",
+	var facility string
+	c := &cobra.Command{
+		Use:   "trust PUBFILE...",
+		Short: "Add signers' public keys (USERID.pub from keygen) to the facility roster",
+		Long: `Add each public key to the roster of trusted signers, which the facility key signs. A log that does not
+exist yet is created when --facility names the facility (the profile's facility id).`,
 		Example: "  preflight log trust hsato.pub --log-dir /var/lib/preflight/patient-site",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -213,15 +216,22 @@ func logTrustCmd(dir func() (string, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return addSigners(cmd, d, args)
+			return addSigners(cmd, d, facility, args)
 		},
 	}
+	c.Flags().StringVar(&facility, "facility", "", "facility id, to create the log if it does not exist yet")
+	return c
 }
 
-func addSigners(cmd *cobra.Command, dir string, pubs []string) error {
-	facility, err := runlog.FacilityOf(dir)
-	if err != nil {
-		return &exitError{code: session.ExitUsage, err: err}
+func addSigners(cmd *cobra.Command, dir, facility string, pubs []string) error {
+	have, err := runlog.FacilityOf(dir)
+	switch {
+	case err == nil && facility != "" && facility != have:
+		return usageErr("%s is the log of facility %s, not %s", dir, have, facility)
+	case err == nil:
+		facility = have
+	case facility == "":
+		return usageErr("%v — or add --facility ID (the profile's facility id) to create it now", err)
 	}
 	st, err := runlog.Open(dir, facility)
 	if err != nil {
@@ -300,7 +310,7 @@ waivers, and whether the run verifies. RUN is a run id, a unique prefix, or late
 }
 
 func keygenCmd() *cobra.Command {
-	var name, role, id, out, logDir string
+	var name, role, id, out, logDir, facility string
 	c := &cobra.Command{
 		Use:   "keygen --name NAME --role ROLE --out DIR",
 		Short: "Make a personal Ed25519 signing key, encrypted with a passphrase",
@@ -308,7 +318,8 @@ func keygenCmd() *cobra.Command {
 and DIR/USERID.pub (your public key with name and role, for the facility roster). The passphrase is asked
 twice on the terminal, or taken from $PREFLIGHT_PASSPHRASE. With --log-dir the public key is added to that
 facility log's roster at once; otherwise give USERID.pub to whoever keeps the log (preflight log trust).`,
-		Example: "  preflight keygen --name \"Hanako Sato\" --role \"Network engineer\" --out ~/.config/preflight",
+		Example: "  preflight keygen --name \"Hanako Sato\" --role \"Network engineer\" --out ~/.config/preflight\n" +
+			"  preflight keygen --name \"Hanako Sato\" --role \"Network engineer\" --out keys --log-dir /var/lib/preflight/patient-site --facility patient-site",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" || role == "" || out == "" {
@@ -331,7 +342,7 @@ facility log's roster at once; otherwise give USERID.pub to whoever keeps the lo
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (private, encrypted) and %s (public)\npublic key: %s\n", keyPath, pubPath, strings.SplitN(line, " ", 2)[0])
 			if logDir != "" {
-				return addSigners(cmd, logDir, []string{pubPath})
+				return addSigners(cmd, logDir, facility, []string{pubPath})
 			}
 			return nil
 		},
@@ -341,6 +352,7 @@ facility log's roster at once; otherwise give USERID.pub to whoever keeps the lo
 	c.Flags().StringVar(&id, "id", "", "your user ID, the key's name in signatures (default from --name: hanako.sato)")
 	c.Flags().StringVar(&out, "out", "", "directory for USERID.key and USERID.pub")
 	c.Flags().StringVar(&logDir, "log-dir", "", "also add the public key to this facility log's roster")
+	c.Flags().StringVar(&facility, "facility", "", "with --log-dir: the facility id, to create the log if it does not exist yet")
 	return c
 }
 
