@@ -7,7 +7,7 @@ export PATH="$PATH:/usr/local/go/bin"
 
 # System packages the tests use. Installed when missing and we are root on Debian; otherwise the tests
 # that need them say so and skip.
-pkgs=(gcc libc6-dev)
+pkgs=(gcc libc6-dev chromium)   # chromium: the HTML report is opened and screenshotted in a test
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
