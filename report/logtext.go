@@ -49,7 +49,7 @@ func VerifyText(w io.Writer, v *runlog.Verification) error {
 	for _, p := range v.Problems {
 		fmt.Fprintln(b, p.String())
 	}
-	var signed, unsigned, interrupted, unsealed int
+	var signed, unsigned, invalid, interrupted, unsealed int
 	for _, r := range v.Runs {
 		switch {
 		case r.Leaf < 0:
@@ -58,16 +58,18 @@ func VerifyText(w io.Writer, v *runlog.Verification) error {
 			interrupted++
 		case r.Signature.Status == runlog.SigValid:
 			signed++
+		case r.Signature.Status == runlog.SigInvalid:
+			invalid++
 		default:
 			unsigned++
 		}
 	}
 	ck := "no valid checkpoint"
 	if v.Checkpoint != nil {
-		ck = fmt.Sprintf("checkpoint %s covers %d", v.Checkpoint.Origin, v.Checkpoint.Size)
+		ck = fmt.Sprintf("the checkpoint signed by %s covers %d", v.Checkpoint.Origin, v.Checkpoint.Size)
 	}
-	fmt.Fprintf(b, "%d run(s) checked: %d signed, %d sealed without a valid signature, %d interrupted, %d not sealed; log size %d, %s\n",
-		len(v.Runs), signed, unsigned, interrupted, unsealed, v.Size, ck)
+	fmt.Fprintf(b, "%d run(s) checked: %d signed, %d unsigned, %d with a bad signature, %d interrupted, %d not sealed; log size %d, %s\n",
+		len(v.Runs), signed, unsigned, invalid, interrupted, unsealed, v.Size, ck)
 	switch v.Worst() {
 	case 0:
 		b.WriteString("verified: intact — every record, journal, profile, sign-off and the log tree check out\n")

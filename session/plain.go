@@ -50,11 +50,9 @@ type PlainOptions struct {
 // into the store, and prints the report in the chosen format. It returns the verdict's exit code.
 func (s *Session) RunPlain(ctx context.Context, o PlainOptions) (int, error) {
 	if o.Store != nil {
-		j, err := o.Store.Begin(s.Record, s.Profile.Raw)
-		if err != nil {
-			return ExitUsage, fmt.Errorf("start the run log: %w", err)
+		if err := s.UseStore(o.Store); err != nil {
+			return ExitUsage, err
 		}
-		s.Subscribe(j.Event)
 	}
 	total := len(s.Profile.ProbeItems())
 	done := 0
@@ -66,19 +64,23 @@ func (s *Session) RunPlain(ctx context.Context, o PlainOptions) (int, error) {
 		fmt.Fprintf(o.Stderr, "[%2d/%d] %-7s %-28s %s (%s)\n", done, total, u.Result.Status, u.ID,
 			oneLine(u.Result.Summary, 90), u.Result.Duration.Round(time.Millisecond))
 	})
+	var failed error // ends the run as interrupted, still sealed
 	if o.Attest != nil {
 		if err := o.Attest.Apply(s.Record, s.Answer, s.Waive, s.Now()); err != nil {
-			return ExitUsage, err
+			failed = fmt.Errorf("answers file %s: %w", o.Attest.Path, err)
 		}
 	}
 	s.Record.Finish(s.Now())
 	switch {
+	case failed != nil:
+		s.Interrupt(failed.Error())
 	case ctx.Err() != nil:
 		s.Interrupt(context.Cause(ctx).Error())
 		fmt.Fprintf(o.Stderr, "preflight: run interrupted (%v); unfinished items are recorded as skipped\n", context.Cause(ctx))
 	case o.Key != nil:
 		if err := s.Sign(runlog.Signoff{Name: o.Key.Name, Role: o.Key.Role, UserID: o.Key.UserID}); err != nil {
-			return ExitUsage, err
+			failed = err
+			s.Interrupt("sign-off refused: " + err.Error())
 		}
 	}
 	var sealErr error
@@ -89,6 +91,9 @@ func (s *Session) RunPlain(ctx context.Context, o PlainOptions) (int, error) {
 		}
 		sealErr = err
 	}
+	if failed != nil {
+		return ExitUsage, failed
+	}
 	if err := s.Render(o.Stdout, o.Format, o.Lang, o.Color); err != nil {
 		return ExitUsage, err
 	}
@@ -96,6 +101,17 @@ func (s *Session) RunPlain(ctx context.Context, o PlainOptions) (int, error) {
 		return ExitNoGo, fmt.Errorf("the run finished but its record could not be sealed into the run log: %w", sealErr)
 	}
 	return ExitCode(s.Record.Verdict), nil
+}
+
+// UseStore begins the run's journal in the store and subscribes it to the session's events. Call it
+// before probing; seal with Store.Seal or the function Store.SealFunc returns (the TUI's Save).
+func (s *Session) UseStore(st *runlog.Store) error {
+	j, err := st.Begin(s.Record, s.Profile.Raw)
+	if err != nil {
+		return fmt.Errorf("start the run log: %w", err)
+	}
+	s.Subscribe(j.Event)
+	return nil
 }
 
 func signedBy(r *runlog.Record) string {

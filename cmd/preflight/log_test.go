@@ -118,7 +118,7 @@ video-relay-tls: {waive: "renewal booked for 12-10", by: "Tanaka"}
 	}
 
 	t.Setenv("PREFLIGHT_PASSPHRASE", "not the passphrase")
-	if code, _, stderr := run(t, append(demo[:len(demo)-2], "--sign", "--key", key)...); code != 2 || !strings.Contains(stderr, "wrong passphrase") {
+	if code, _, stderr := run(t, append(demo, "--sign", "--key", key)...); code != 2 || !strings.Contains(stderr, "wrong passphrase") {
 		t.Errorf("wrong passphrase: exit %d %s", code, stderr)
 	}
 	for _, tc := range []struct {
@@ -126,6 +126,7 @@ video-relay-tls: {waive: "renewal booked for 12-10", by: "Tanaka"}
 		want string
 	}{
 		{[]string{"demo", "--no-tui", "--sign"}, "--sign needs --key"},
+		{[]string{"demo", "--no-tui", "--sign", "--key", key}, "give --log-dir DIR too"},
 		{[]string{"demo", "--no-tui", "--key", key}, "add --sign"},
 		{[]string{"log", "verify", "--log-dir", filepath.Join(dir, "nowhere")}, "not a preflight log directory"},
 		{[]string{"log", "show", "nosuchrun", "--log-dir", logDir}, "no run \"nosuchrun\""},

@@ -173,6 +173,9 @@ certificate demand) so the checklist shows NO-GO with evidence and remedies.`,
 			if _, ok := lab.Sides[side]; !ok {
 				return usageErr("--side %q: use patient or surgeon", side)
 			}
+			if f.sign && f.logDir == "" {
+				return usageErr("--sign seals the signed run into a run log: give --log-dir DIR too")
+			}
 			d, err := lab.StartDemo(side)
 			if err != nil {
 				return &exitError{code: session.ExitUsage, err: err}
