@@ -236,7 +236,7 @@ func linePosition(line []byte) (int64, string, bool) {
 	}
 	seq, err := strconv.ParseInt(string(rest[:comma]), 10, 64)
 	p := bytes.LastIndex(line, prevSuffix)
-	if err != nil || p < 0 {
+	if err != nil || p < 0 || p+len(prevSuffix) > len(line)-3 {
 		return 0, "", false
 	}
 	return seq, string(line[p+len(prevSuffix) : len(line)-3]), true
