@@ -196,3 +196,16 @@ func TestSealRefusals(t *testing.T) {
 		t.Errorf("approving an incomplete run: %v", err)
 	}
 }
+
+func TestSaveJSONExport(t *testing.T) {
+	dir := t.TempDir()
+	r := New(testProfile(t), "OP-1", "test", "h", testStart)
+	path, err := SaveJSON(dir, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Record
+	if b, err := os.ReadFile(path); err != nil || json.Unmarshal(b, &back) != nil || back.RunID != r.RunID {
+		t.Fatalf("export: %v", err)
+	}
+}
