@@ -214,6 +214,10 @@ func evidenceRows(ev checks.Evidence) []evidenceRow {
 			rows = append(rows, evidenceRow{Key: k, Value: strings.ReplaceAll(string(b), ",", ", ")})
 			continue
 		}
+		if lines, ok := objectLines(v); ok {
+			rows = append(rows, evidenceRow{Key: k, Value: lines, Nested: true})
+			continue
+		}
 		var pretty bytes.Buffer
 		enc := json.NewEncoder(&pretty)
 		enc.SetEscapeHTML(false)
@@ -222,6 +226,29 @@ func evidenceRows(ev checks.Evidence) []evidenceRow {
 		rows = append(rows, evidenceRow{Key: k, Value: strings.TrimSpace(pretty.String()), Nested: true})
 	}
 	return rows
+}
+
+// objectLines renders a list of small objects (per-query or per-version evidence) one object per line.
+func objectLines(v any) (string, bool) {
+	list, ok := v.([]any)
+	if !ok || len(list) == 0 {
+		return "", false
+	}
+	lines := make([]string, len(list))
+	for i, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if enc.Encode(m) != nil || b.Len() > 240 {
+			return "", false
+		}
+		lines[i] = strings.NewReplacer(`","`, `", "`, `":`, `": `, `,"`, `, "`).Replace(strings.TrimSpace(b.String()))
+	}
+	return strings.Join(lines, "\n"), true
 }
 
 func duration(a, b time.Time) string {

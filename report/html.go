@@ -82,7 +82,7 @@ func HTML(w io.Writer, d Document) error {
 				if a.Evidence != "" {
 					hi.Answer += " — " + a.Evidence
 				}
-				hi.Answer += " (" + orDash(a.By) + ", " + a.At.UTC().Format("2006-01-02 15:04 UTC") + ")"
+				hi.Answer += " (" + answeredBy(a) + ")"
 			}
 			if wv := r.Waived(it.ID); wv != nil {
 				hi.Waiver = wv.Reason + " (" + orDash(wv.By) + ")"

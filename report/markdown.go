@@ -54,7 +54,7 @@ func Markdown(w io.Writer, d Document) error {
 			}
 			b.WriteString("\n")
 			if a := it.Answer; a != nil {
-				fmt.Fprintf(b, "- **Answer:** %s%s (%s, %s)\n", a.Answer, mdSuffix(" — ", a.Evidence), orDash(a.By), a.At.UTC().Format("2006-01-02 15:04 UTC"))
+				fmt.Fprintf(b, "- **Answer:** %s%s (%s)\n", a.Answer, mdSuffix(" — ", a.Evidence), mdText(answeredBy(a)))
 			}
 			if wv := r.Waived(it.ID); wv != nil {
 				fmt.Fprintf(b, "- **Waived:** %s (%s)\n", mdText(wv.Reason), orDash(wv.By))
@@ -161,4 +161,13 @@ func mdSuffix(sep, s string) string {
 		return ""
 	}
 	return sep + mdText(s)
+}
+
+// answeredBy says who answered a manual item and when.
+func answeredBy(a *runlog.Answer) string {
+	at := a.At.UTC().Format("2006-01-02 15:04 UTC")
+	if a.By == "" {
+		return at
+	}
+	return "by " + a.By + ", " + at
 }
