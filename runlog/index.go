@@ -61,6 +61,9 @@ func readIndex(dir string) (entries []IndexEntry, lines [][]byte, torn []byte, v
 		if err := dec.Decode(&e); err != nil {
 			return nil, nil, nil, 0, fmt.Errorf("%s line %d: %v", IndexFile, n, err)
 		}
+		if !validRunID(e.RunID) {
+			return nil, nil, nil, 0, fmt.Errorf("%s line %d: run id %q is not one preflight makes", IndexFile, n, e.RunID)
+		}
 		if e.Leaf != int64(n-1) {
 			return nil, nil, nil, 0, fmt.Errorf("%s line %d: leaf %d, want %d: lines were removed, inserted or reordered", IndexFile, n, e.Leaf, n-1)
 		}

@@ -2,6 +2,7 @@ package runlog
 
 import (
 	"bytes"
+	"encoding/base64"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -201,6 +202,13 @@ func (vr *verifier) checkUnsealed(id string, entries []IndexEntry) *RunStatus {
 	}
 	if data, err := readFileLimited(filepath.Join(dir, RecordFile), maxRecord); err == nil {
 		st.Sealed = true
+		leaf := tlog.RecordHash(data)
+		for _, e := range entries {
+			if e.LeafHash == base64.StdEncoding.EncodeToString(leaf[:]) {
+				vr.add(Tampered, IndexFile, id, "line %d names run %s, but that leaf is the record of run %s: the index was altered", e.Leaf+1, e.RunID, id)
+				return st
+			}
+		}
 		h, err := readHeader(data)
 		head := ""
 		if len(entries) > 0 {
