@@ -257,3 +257,15 @@ func TestDemoSignVerifyClean(t *testing.T) {
 		t.Fatalf("verify: exit %d\n%s", code, stdout)
 	}
 }
+
+func TestLogHelpShowsExamples(t *testing.T) {
+	for _, cmd := range [][]string{{"log"}, {"log", "list"}, {"log", "show"}, {"log", "verify"}, {"log", "diff"}, {"log", "trust"}, {"report"}, {"keygen"}} {
+		code, stdout, _ := run(t, append(cmd, "--help")...)
+		if code != 0 || !strings.Contains(stdout, "Examples:") || !strings.Contains(stdout, "preflight "+strings.Join(cmd, " ")) {
+			t.Errorf("%v --help: exit %d\n%s", cmd, code, stdout)
+		}
+	}
+	if _, stdout, _ := run(t, "log", "verify", "--help"); !strings.Contains(stdout, "0 intact, 1 tampered, 2 usage, 3 incomplete") {
+		t.Errorf("log verify --help does not list its exit codes:\n%s", stdout)
+	}
+}
