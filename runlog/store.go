@@ -93,6 +93,10 @@ func (s *Store) takeLock() error {
 		return fmt.Errorf("open lock file: %w", err)
 	}
 	busy, err := flock(f, true)
+	for try := 0; busy && err == nil && try < 5; try++ { // a reader checking for a writer holds it for an instant
+		time.Sleep(100 * time.Millisecond)
+		busy, err = flock(f, true)
+	}
 	if err != nil || busy {
 		holder, _ := io.ReadAll(io.LimitReader(f, 200))
 		f.Close()
