@@ -40,9 +40,14 @@ type Record struct {
 	Waivers     []Waiver      `json:"waivers,omitempty"`
 	Interrupted string        `json:"interrupted,omitempty"` // why the run ended early (SIGHUP, SIGTERM, Ctrl-C)
 	Signoff     *Signoff      `json:"signoff,omitempty"`
-	Prev        string        `json:"prev,omitempty"`
-	SHA256      string        `json:"sha256,omitempty"`
-	Signature   string        `json:"signature,omitempty"`
+	// Journal binds the run's events.jsonl to the record; set when the store seals the run.
+	Journal *JournalRef `json:"journal,omitempty"`
+	// Prev, SHA256 and Signature are set when the store seals the run (seal.go documents what each
+	// covers). They stay last and always present: the hash is computed over the record with the last two
+	// empty.
+	Prev      string `json:"prev"`
+	SHA256    string `json:"sha256"`
+	Signature string `json:"signature"`
 }
 
 // Clock is the measured offset of this host's clock, so that the two facilities' logs can be lined up
@@ -106,13 +111,46 @@ type Waiver struct {
 	At     time.Time `json:"at,omitzero"`
 }
 
-// Signoff is the signer's statement over the record.
+// Signoff is the signer's statement over the record: the elements of an electronic signature (21 CFR
+// 11.50) — printed name, user ID, role, meaning, date and time — plus the clock offset when the run
+// measured one, so the two facilities' logs can be lined up.
 type Signoff struct {
 	Name      string    `json:"name"`
 	Role      string    `json:"role"`
 	Statement string    `json:"statement"`
 	At        time.Time `json:"at"`
 	Waivers   []Waiver  `json:"waivers"`
+	UserID    string    `json:"user_id,omitempty"` // the signing key's name
+	Meaning   string    `json:"meaning,omitempty"` // approve | reject
+	UTCOffset string    `json:"utc_offset,omitempty"`
+	// ClockOffsetMS is this host's clock offset measured by an ntp item of the run (its evidence
+	// offset_ms), and ClockSource that item's id; nil when no ntp item measured one.
+	ClockOffsetMS *float64 `json:"clock_offset_ms,omitempty"`
+	ClockSource   string   `json:"clock_source,omitempty"`
+	Key           string   `json:"key,omitempty"` // the signer's verifier key (name+hash+data)
+}
+
+// Meanings of a sign-off.
+const (
+	Approve = "approve" // the network is ready: only for a GO record
+	Reject  = "reject"  // the signer records that the network is not ready
+)
+
+// JournalRef binds a sealed record to its events.jsonl: how many complete lines it holds and the SHA-256
+// of the last one. Quarantined is set when a torn last line was set aside.
+type JournalRef struct {
+	Lines       int         `json:"lines"`
+	Head        string      `json:"head"`
+	Quarantined *Quarantine `json:"quarantined,omitempty"`
+}
+
+// Quarantine describes the torn tail of a journal (a line cut short by a crash), moved byte for byte to
+// File so that the journal holds complete lines only and nothing is dropped.
+type Quarantine struct {
+	File   string `json:"file"`
+	Offset int64  `json:"offset"` // where the torn bytes began in events.jsonl
+	Bytes  int    `json:"bytes"`
+	SHA256 string `json:"sha256"`
 }
 
 // New starts a record for a run of p: every probe item pending, every manual item waiting for an answer.
@@ -198,6 +236,13 @@ func (r *Record) SetAnswer(p *profiles.Profile, id string, a Answer) error {
 	if a.Answer == Yes && def.Manual.Evidence == "required" && a.Evidence == "" {
 		return fmt.Errorf("item %q: evidence is required for a yes (%s)", id, orDefault(def.Manual.Hint.En, "a document ID, approver or ledger location"))
 	}
+	it.attest(a)
+	r.Verdict, r.Blocking = r.Judge()
+	return nil
+}
+
+// attest sets a manual item's outcome from its (already checked) answer.
+func (it *ItemResult) attest(a Answer) {
 	it.Answer = &a
 	switch a.Answer {
 	case Yes:
@@ -211,8 +256,6 @@ func (r *Record) SetAnswer(p *profiles.Profile, id string, a Answer) error {
 		it.Summary += " — " + a.Evidence
 	}
 	it.Evidence = checks.Evidence{"answer": a.Answer, "evidence": a.Evidence}
-	r.Verdict, r.Blocking = r.Judge()
-	return nil
 }
 
 func orDefault(s, def string) string {

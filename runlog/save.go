@@ -8,7 +8,8 @@ import (
 )
 
 // SaveJSON writes the record to dir/runs/<run-id>/record.json durably: temp file, fsync, rename, fsync
-// of the directory. It returns the path written.
+// of the directory. It returns the path written. It is an export, not the run log: a record saved this way
+// is not sealed, journaled or in any facility log — Store.Seal is how a run is kept.
 func SaveJSON(dir string, r *Record) (string, error) {
 	runDir := filepath.Join(dir, "runs", r.RunID)
 	if err := os.MkdirAll(runDir, 0o700); err != nil {
@@ -35,7 +36,7 @@ func writeDurably(path string, data []byte) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := fsync(tmp); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -45,10 +46,5 @@ func writeDurably(path string, data []byte) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return syncDir(filepath.Dir(path))
 }

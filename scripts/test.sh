@@ -12,8 +12,9 @@ export PATH="$PATH:/usr/local/go/bin"
 #   nginx              the http probe against Debian's real nginx
 #   chrony, iproute2   the ntp probe against a real chronyd; route/icmp tests in private namespaces
 #   tmux               the TUI driven in a real terminal (scripts/tui-tmux-test.sh)
+#   chromium           the HTML report opened and screenshotted in a test
 #   snmpd              the firmware probe's snmp source against Debian's real snmpd
-pkgs=(gcc libc6-dev openssh-server openssh-client nginx chrony iproute2 snmpd tmux)
+pkgs=(gcc libc6-dev openssh-server openssh-client nginx chrony iproute2 snmpd tmux chromium)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

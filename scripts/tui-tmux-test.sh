@@ -122,7 +122,8 @@ signed=$(screen one)
 hash=$(grep -oE '[0-9a-f]{64}' <<<"$signed" | head -1)
 record=$(ls "$work"/log1/runs/*/record.json)
 [ -n "$hash" ] || fail "no hash on the sign-off screen"
-[ "$(sha256sum "$record" | cut -d' ' -f1)" = "$hash" ] || fail "the hash on screen is not the record file's"
+grep -qF "\"sha256\": \"$hash\"" "$record" || fail "the hash on screen is not the sealed record's sha256"
+"$work/preflight" log verify --log-dir "$work/log1" >/dev/null || fail "log verify does not find the signed run intact"
 grep -qF '"name": "Hanako Sato"' "$record" || fail "record lacks the signer"
 grep -qF '"role": "network engineer on duty"' "$record" || fail "record lacks the role"
 grep -qF '"evidence": "SOC ticket 4411 (IDS console green)"' "$record" || fail "record lacks the answer's evidence"

@@ -38,13 +38,22 @@ type PlainOptions struct {
 	Attest   *runlog.Attestations
 	Stdout   io.Writer // the report
 	Stderr   io.Writer // progress
-	LogDir   string    // where the record is written; empty: not written
 	Progress bool      // print one line per finished item to Stderr
+	// Store, when set, journals every event of the run and seals the record into the facility log.
+	Store *runlog.Store
+	// Key, when set, signs the run off at the end (unless it was interrupted) with the key's name and
+	// role; Store seals the sign-off signed with it.
+	Key *runlog.Key
 }
 
-// RunPlain probes every item, applies the answers file, prints the report in the chosen format and
-// writes the record. It returns the verdict's exit code.
+// RunPlain probes every item, applies the answers file, signs off when a key is given, seals the record
+// into the store, and prints the report in the chosen format. It returns the verdict's exit code.
 func (s *Session) RunPlain(ctx context.Context, o PlainOptions) (int, error) {
+	if o.Store != nil {
+		if err := s.UseStore(o.Store); err != nil {
+			return ExitUsage, err
+		}
+	}
 	total := len(s.Profile.ProbeItems())
 	done := 0
 	s.Probe(ctx, func(u checks.Update) {
@@ -55,27 +64,72 @@ func (s *Session) RunPlain(ctx context.Context, o PlainOptions) (int, error) {
 		fmt.Fprintf(o.Stderr, "[%2d/%d] %-7s %-28s %s (%s)\n", done, total, u.Result.Status, u.ID,
 			oneLine(u.Result.Summary, 90), u.Result.Duration.Round(time.Millisecond))
 	})
+	var failed error // ends the run as interrupted, still sealed
 	if o.Attest != nil {
 		if err := o.Attest.Apply(s.Record, s.Answer, s.Attest, s.Waive, s.Now()); err != nil {
-			return ExitUsage, err
+			failed = fmt.Errorf("answers file %s: %w", o.Attest.Path, err)
 		}
 	}
 	s.Record.Finish(s.Now())
-	if ctx.Err() != nil {
+	switch {
+	case failed != nil:
+		s.Interrupt(failed.Error())
+	case ctx.Err() != nil:
 		s.Interrupt(context.Cause(ctx).Error())
 		fmt.Fprintf(o.Stderr, "preflight: run interrupted (%v); unfinished items are recorded as skipped\n", context.Cause(ctx))
+	case o.Key != nil:
+		if err := s.Sign(runlog.Signoff{Name: o.Key.Name, Role: o.Key.Role, UserID: o.Key.UserID}); err != nil {
+			failed = err
+			s.Interrupt("sign-off refused: " + err.Error())
+		}
+	}
+	var sealErr error
+	if o.Store != nil {
+		where, sum, err := o.Store.Seal(s.Record, o.Key)
+		if err == nil {
+			fmt.Fprintf(o.Stderr, "preflight: run %s sealed in %s (sha256 %s%s)\n", s.Record.RunID, where, sum[:12], signedBy(s.Record))
+		}
+		sealErr = err
+	}
+	if failed != nil {
+		return ExitUsage, failed
 	}
 	if err := s.Render(o.Stdout, o.Format, o.Lang, o.Color); err != nil {
 		return ExitUsage, err
 	}
-	if o.LogDir != "" {
-		path, err := runlog.SaveJSON(o.LogDir, s.Record)
-		if err != nil {
-			return ExitNoGo, fmt.Errorf("the run finished but its record could not be saved: %w", err)
-		}
-		fmt.Fprintf(o.Stderr, "preflight: record %s written to %s\n", s.Record.RunID, path)
+	if sealErr != nil {
+		return ExitNoGo, fmt.Errorf("the run finished but its record could not be sealed into the run log: %w", sealErr)
 	}
 	return ExitCode(s.Record.Verdict), nil
+}
+
+// UseStore begins the run's journal in the store and subscribes it to the session's events. Call it
+// before probing; seal with Store.Seal or the function Store.SealFunc returns (the TUI's Save).
+func (s *Session) UseStore(st *runlog.Store) error {
+	j, err := st.Begin(s.Record, s.Profile.Raw)
+	if err != nil {
+		return fmt.Errorf("start the run log: %w", err)
+	}
+	s.Subscribe(j.Event)
+	return nil
+}
+
+func signedBy(r *runlog.Record) string {
+	if r.Signature == "" || r.Signoff == nil {
+		return ", not signed"
+	}
+	return fmt.Sprintf(", signed %s by %s", r.Signoff.Meaning, r.Signoff.Name)
+}
+
+// Subscribe adds f to the receivers of the session's events (the run journal's Event method).
+func (s *Session) Subscribe(f func(Event)) {
+	prev := s.OnEvent
+	s.OnEvent = func(e Event) {
+		f(e)
+		if prev != nil {
+			prev(e)
+		}
+	}
 }
 
 // Render writes the record in a report format.

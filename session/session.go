@@ -53,25 +53,19 @@ type Session struct {
 }
 
 // Event is one thing that happened in a run: an item started or finished, an answer, a waiver, a re-run,
-// an interruption, a sign-off.
-type Event struct {
-	Type  string    `json:"type"` // item-started | item-finished | answer | attest | waiver | rerun | interrupted | signoff
-	Item  string    `json:"item,omitempty"`
-	Actor string    `json:"actor,omitempty"`
-	Data  any       `json:"data,omitempty"`
-	At    time.Time `json:"at"`
-}
+// an interruption, a sign-off. It is the run journal's event type.
+type Event = runlog.Event
 
 // Event types.
 const (
-	EvStarted     = "item-started"
-	EvFinished    = "item-finished"
-	EvAnswer      = "answer"
-	EvWaiver      = "waiver"
-	EvRerun       = "rerun"
-	EvInterrupted = "interrupted"
-	EvSignoff     = "signoff"
-	EvAttest      = "attest" // a value read off a device and typed in (firmware version)
+	EvStarted     = runlog.EvStarted
+	EvFinished    = runlog.EvFinished
+	EvAnswer      = runlog.EvAnswer
+	EvWaiver      = runlog.EvWaiver
+	EvRerun       = runlog.EvRerun
+	EvInterrupted = runlog.EvInterrupted
+	EvSignoff     = runlog.EvSignoff
+	EvAttest      = runlog.EvAttest // a value read off a device and typed in (firmware version)
 )
 
 // New starts a session: a fresh record with every item pending. Firmware is judged against the advisory
@@ -262,10 +256,27 @@ func (s *Session) Interrupt(reason string) {
 	s.emit(EvInterrupted, "", "", map[string]string{"reason": reason})
 }
 
-// Sign attaches the sign-off (with the waivers in force) and finishes the record.
+// Sign attaches the sign-off (with the waivers in force) and finishes the record. Meaning defaults to
+// approve for a GO record and reject otherwise; only a GO record can be approved. The store signs the
+// sign-off with the signer's key when it seals the run (Store.Seal, Store.SealFunc).
 func (s *Session) Sign(so runlog.Signoff) error {
 	if so.Name == "" || so.Role == "" {
 		return fmt.Errorf("a sign-off needs the signer's printed name and role")
+	}
+	s.Record.Finish(s.Now())
+	switch so.Meaning {
+	case "":
+		so.Meaning = runlog.Reject
+		if s.Record.Verdict == runlog.GO {
+			so.Meaning = runlog.Approve
+		}
+	case runlog.Approve:
+		if s.Record.Verdict != runlog.GO {
+			return fmt.Errorf("a %s run cannot be approved: sign it as reject, or fix what blocks GO and re-run", s.Record.Verdict)
+		}
+	case runlog.Reject:
+	default:
+		return fmt.Errorf("sign-off meaning %q: use approve or reject", so.Meaning)
 	}
 	if so.At.IsZero() {
 		so.At = s.Now().UTC()
@@ -274,7 +285,6 @@ func (s *Session) Sign(so runlog.Signoff) error {
 		so.Statement = Statement(s.Record)
 	}
 	so.Waivers = append([]runlog.Waiver{}, s.Record.Waivers...)
-	s.Record.Finish(s.Now())
 	s.Record.Signoff = &so
 	s.emit(EvSignoff, "", so.Name, so)
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/telesurgery-preflight/preflight/checks"
 	"github.com/telesurgery-preflight/preflight/profiles"
+	"github.com/telesurgery-preflight/preflight/runlog"
 )
 
 func parse(t *testing.T, body string) *profiles.Profile {
@@ -62,5 +63,43 @@ func TestProbeRecordsAndRerunsOneItem(t *testing.T) {
 	}
 	if s.Record.Verdict != "go" {
 		t.Fatalf("verdict %s %v", s.Record.Verdict, s.Record.Blocking)
+	}
+}
+
+// TestAttestedVersionIsJournaled: a version typed in for a firmware item read by hand lands in the run
+// journal, so a run that dies before sealing still shows the judged result when rebuilt.
+func TestAttestedVersionIsJournaled(t *testing.T) {
+	p := parse(t, `preflight: 1
+facility: {id: t, role: patient-side, name: T}
+scope: ["127.0.0.0/8"]
+sections:
+  - id: s
+    title: S
+    items:
+      - {id: fw, title: FW, guideline: "V(3)-3", probe: {kind: firmware, vendor: fortinet, product: fortios, source: {method: manual}}, remedy: R}
+`)
+	dir := t.TempDir()
+	store, err := runlog.Open(dir, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(p, "OP-1")
+	if err := s.UseStore(store); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Attest("fw", "7.2.5 build1517", "Sato"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Attest("fw", " ", "Sato"); err == nil {
+		t.Fatal("an empty version was accepted")
+	}
+	store.Close() // the process ends here without sealing
+	rf, err := runlog.LoadRun(dir, s.Record.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := rf.Record.Item("fw")
+	if it.Status != checks.Fail || !strings.Contains(it.Summary, "CVE-2024-21762") || it.Evidence["attested_by"] != "Sato" {
+		t.Fatalf("rebuilt item: %s %q %v", it.Status, it.Summary, it.Evidence)
 	}
 }

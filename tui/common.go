@@ -23,6 +23,7 @@ type common struct {
 	loc    *time.Location
 	frame  string          // the spinner's current frame
 	queued map[string]bool // handed to the runner and not finished yet
+	signer *Signer         // owner of the unlocked signing key, if any
 }
 
 func newCommon(s *session.Session, lang string, st *Styles, keys *KeyMap, now time.Time, loc *time.Location) *common {

@@ -2,9 +2,8 @@ package tui
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -160,11 +159,11 @@ func TestFlowRerunWithTeatest(t *testing.T) {
 }
 
 // Run, the way the command calls it, with a real program on a pipe: keys arrive as bytes, and a SIGHUP
-// (the terminal closing) ends it with the record written to disk, marked interrupted, the answer in it,
-// and the hash Run reports equal to the file's.
+// (the terminal closing) ends it with the record sealed into the run log, marked interrupted, the
+// answer in it (in the journal too), and the hash Run reports equal to the sealed record's.
 func TestRunKeepsRecordOnSIGHUP(t *testing.T) {
-	dir := t.TempDir()
 	s := session.New(ward(t, false), "OP-2026-118")
+	store := openStore(t, s)
 	in, keys := io.Pipe()
 	defer keys.Close()
 	var o observer
@@ -174,7 +173,7 @@ func TestRunKeepsRecordOnSIGHUP(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		out, err := Run(context.Background(), s, Options{Save: JSONFileSaver(dir), Input: in, Output: io.Discard,
+		out, err := Run(context.Background(), s, Options{Save: store.SealFunc(nil), Input: in, Output: io.Discard,
 			Program: []tea.ProgramOption{tea.WithWindowSize(80, 24), tea.WithFilter(o.filter)}})
 		done <- result{out, err}
 	}()
@@ -199,12 +198,17 @@ func TestRunKeepsRecordOnSIGHUP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != res.out.Hash {
-		t.Errorf("reported hash %s is not the file's", res.out.Hash)
-	}
 	var r runlog.Record
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
+	}
+	if r.SHA256 != res.out.Hash {
+		t.Errorf("reported hash %s is not the sealed record's %s", res.out.Hash, r.SHA256)
+	}
+	// Intact, and honestly incomplete: the only problem verify names is the interruption.
+	if v, err := runlog.Verify(store.Dir, runlog.VerifyOptions{Run: r.RunID}); err != nil || len(v.Problems) != 1 ||
+		!strings.Contains(fmt.Sprint(v.Problems[0]), "INCOMPLETE") || !strings.Contains(fmt.Sprint(v.Problems[0]), "interrupted: SIGHUP") {
+		t.Errorf("verify of the kept run: %v %+v", err, v)
 	}
 	if r.Interrupted != "SIGHUP (terminal closed)" || item(r, "monitoring").Answer == nil || r.FinishedAt.IsZero() {
 		t.Fatalf("kept record: interrupted %q answer %+v", r.Interrupted, item(r, "monitoring").Answer)
@@ -216,15 +220,15 @@ func TestRunKeepsRecordOnSIGHUP(t *testing.T) {
 
 // Cancelling Run's context (the caller shutting down) keeps the record the same way.
 func TestRunKeepsRecordWhenCancelled(t *testing.T) {
-	dir := t.TempDir()
 	s := session.New(ward(t, false), "OP-1")
+	store := openStore(t, s)
 	in, keys := io.Pipe()
 	defer keys.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	var o observer
 	done := make(chan Outcome, 1)
 	go func() {
-		out, _ := Run(ctx, s, Options{Save: JSONFileSaver(dir), Input: in, Output: io.Discard,
+		out, _ := Run(ctx, s, Options{Save: store.SealFunc(nil), Input: in, Output: io.Discard,
 			Program: []tea.ProgramOption{tea.WithWindowSize(80, 24), tea.WithFilter(o.filter)}})
 		done <- out
 	}()
@@ -238,4 +242,18 @@ func TestRunKeepsRecordWhenCancelled(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
+}
+
+// openStore opens a run log in a temporary directory and journals s into it, as the command does.
+func openStore(t *testing.T, s *session.Session) *runlog.Store {
+	t.Helper()
+	store, err := runlog.Open(t.TempDir(), s.Profile.Facility.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := s.UseStore(store); err != nil {
+		t.Fatal(err)
+	}
+	return store
 }

@@ -221,6 +221,10 @@ type signForm struct {
 
 func newSignForm(c *common) (signForm, tea.Cmd) {
 	f := signForm{c: c, name: newInput(c, 120), role: newInput(c, 120)}
+	if c.signer != nil {
+		f.name.SetValue(c.signer.Name)
+		f.role.SetValue(c.signer.Role)
+	}
 	return f, f.name.Focus()
 }
 
@@ -241,7 +245,11 @@ func (f signForm) Update(msg tea.Msg) (signForm, tea.Cmd) {
 				f.err = f.c.t("sign-needs")
 				return f, nil
 			}
-			return f, send(signMsg{so: runlog.Signoff{Name: name, Role: role}})
+			so := runlog.Signoff{Name: name, Role: role}
+			if f.c.signer != nil {
+				so.UserID = f.c.signer.UserID
+			}
+			return f, send(signMsg{so: so})
 		}
 	}
 	var cmd tea.Cmd

@@ -100,7 +100,7 @@ var texts = map[string][2]string{
 	"saved-title":      {"Record written", "記録を保存しました"},
 	"saving":           {"writing the record…", "記録を書き込み中…"},
 	"where":            {"File", "ファイル"},
-	"hash":             {"SHA-256 of that file", "そのファイルのSHA-256"},
+	"hash":             {"record SHA-256 (preflight log verify checks it)", "記録のSHA-256（preflight log verify で検証）"},
 	"signed-by":        {"Signed by %s (%s) at %s", "%s（%s）が %s に署名"},
 	"not-kept":         {"Signed, but this record is not kept: no log directory was given (start with --log-dir DIR to keep it).", "署名しましたが、保存先が指定されていないため記録は残りません（--log-dir DIR で保存）。"},
 	"save-failed":      {"Could not write the record: %v", "記録を書き込めませんでした: %v"},

@@ -68,6 +68,7 @@ func New(ctx context.Context, s *session.Session, o Options) *Model {
 	o = o.withDefaults()
 	m := &Model{ctx: ctx, saver: &saver{fn: o.Save}, keys: DefaultKeyMap(o.Lang), st: DefaultStyles()}
 	m.c = newCommon(s, o.Lang, &m.st, &m.keys, o.Now(), o.Location)
+	m.c.signer = o.Signer
 	m.header = header{c: m.c}
 	m.banner = newBanner(m.c)
 	m.list = checklist{c: m.c}

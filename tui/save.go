@@ -1,35 +1,14 @@
 package tui
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"os"
 	"sync"
 
 	"github.com/telesurgery-preflight/preflight/runlog"
 )
 
 // SaveFunc writes a run record somewhere durable and says where, with a hash a reviewer can check the
-// stored copy against. The run-log store plugs in here; until then JSONFileSaver does.
+// stored copy against: the run-log store's (*runlog.Store).SealFunc.
 type SaveFunc func(r *runlog.Record) (where, hash string, err error)
-
-// JSONFileSaver writes the record as JSON under dir (runlog.SaveJSON) and returns the file's path and
-// the SHA-256 of the bytes in that file, read back after the write.
-func JSONFileSaver(dir string) SaveFunc {
-	return func(r *runlog.Record) (string, string, error) {
-		path, err := runlog.SaveJSON(dir, r)
-		if err != nil {
-			return "", "", fmt.Errorf("write the record under %s: %w", dir, err)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return path, "", fmt.Errorf("read back %s: %w", path, err)
-		}
-		sum := sha256.Sum256(b)
-		return path, hex.EncodeToString(sum[:]), nil
-	}
-}
 
 // saveResult is the outcome of one write.
 type saveResult struct {

@@ -25,7 +25,10 @@ type Options struct {
 	Lang string // "en" or "ja"; L switches while running
 	// Save writes the record after the sign-off, and on any interruption. Nil means the record is not
 	// kept (a demo without --log-dir), and the screens say so.
-	Save     SaveFunc
+	Save SaveFunc
+	// Signer, when set, is the owner of the unlocked signing key (--sign --key): the sign-off form starts
+	// with their name and role, and the sign-off carries their user ID, which the store checks.
+	Signer   *Signer
 	Now      func() time.Time // the clock; time.Now by default
 	Location *time.Location   // the clock's zone; time.Local by default
 
@@ -35,6 +38,9 @@ type Options struct {
 	Output  io.Writer
 	Program []tea.ProgramOption
 }
+
+// Signer is who signs with the unlocked key.
+type Signer struct{ Name, Role, UserID string }
 
 func (o Options) withDefaults() Options {
 	if o.Lang != "ja" {

@@ -78,14 +78,14 @@ security guideline (section V), on each facility's side, and ends in a GO / NO-G
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(runCmd(), demoCmd(), validateCmd(), templateCmd(), versionCmd())
+	root.AddCommand(runCmd(), demoCmd(), validateCmd(), templateCmd(), logCmd(), reportCmd(), keygenCmd(), versionCmd())
 	return root
 }
 
 // runFlags are shared by run and demo.
 type runFlags struct {
-	operation, format, lang, logDir, attest, advisories string
-	noTUI                                               bool
+	operation, format, lang, logDir, attest, advisories, key string
+	noTUI, sign                                              bool
 }
 
 func (f *runFlags) register(c *cobra.Command) {
@@ -95,6 +95,8 @@ func (f *runFlags) register(c *cobra.Command) {
 	c.Flags().BoolVar(&f.noTUI, "no-tui", false, "print a report instead of opening the interactive checklist (also when stdout is not a terminal, or with --attest or --format json|junit)")
 	c.Flags().StringVar(&f.attest, "attest", "", "answers file for manual items and waivers (YAML: item-id: {answer: yes, evidence: \"…\"})")
 	c.Flags().StringVar(&f.advisories, "advisories", "", "advisory set to judge firmware against, instead of the one built in (see README: keeping the advisory set current)")
+	c.Flags().BoolVar(&f.sign, "sign", false, "sign the run off with --key (passphrase from $PREFLIGHT_PASSPHRASE, else asked on the terminal)")
+	c.Flags().StringVar(&f.key, "key", "", "personal signing key file (preflight keygen) for --sign")
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json", "junit"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = c.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions([]string{"en", "ja"}, cobra.ShellCompDirectiveNoFileComp))
 }
@@ -107,6 +109,12 @@ func (f *runFlags) check() error {
 	}
 	if f.lang != "en" && f.lang != "ja" {
 		return usageErr("--lang %q: use en or ja", f.lang)
+	}
+	switch {
+	case f.sign && f.key == "":
+		return usageErr("--sign needs --key KEYFILE (make one with preflight keygen)")
+	case f.key != "" && !f.sign:
+		return usageErr("--key is used with --sign: add --sign to sign the run off")
 	}
 	return nil
 }
@@ -167,6 +175,9 @@ certificate demand) so the checklist shows NO-GO with evidence and remedies.`,
 			if _, ok := lab.Sides[side]; !ok {
 				return usageErr("--side %q: use patient or surgeon", side)
 			}
+			if f.sign && f.logDir == "" {
+				return usageErr("--sign seals the signed run into a run log: give --log-dir DIR too")
+			}
 			d, err := lab.StartDemo(side)
 			if err != nil {
 				return &exitError{code: session.ExitUsage, err: err}
@@ -187,12 +198,21 @@ certificate demand) so the checklist shows NO-GO with evidence and remedies.`,
 
 // runProfile runs p: in the interactive checklist when stdout is a terminal (and neither --no-tui, an
 // answers file nor a machine format was asked for), otherwise with the plain runner. Ctrl-C, SIGTERM
-// and SIGHUP end either one with the record kept, marked interrupted.
+// and SIGHUP end either one with the record kept, marked interrupted. With a log directory, the run is
+// journaled and sealed into the facility log; with --sign it is signed off with the key, unlocked before
+// anything is probed.
 func runProfile(cmd *cobra.Command, p *profiles.Profile, f *runFlags) error {
 	var att *runlog.Attestations
 	if f.attest != "" {
 		var err error
 		if att, err = runlog.LoadAttestations(f.attest, p); err != nil {
+			return &exitError{code: session.ExitUsage, err: err}
+		}
+	}
+	var key *runlog.Key
+	if f.sign {
+		var err error
+		if key, err = unlockKey(cmd, f.key); err != nil {
 			return &exitError{code: session.ExitUsage, err: err}
 		}
 	}
@@ -204,12 +224,26 @@ func runProfile(cmd *cobra.Command, p *profiles.Profile, f *runFlags) error {
 		}
 		s.UseAdvisories(set)
 	}
+	var store *runlog.Store
+	if f.logDir != "" {
+		var err error
+		if store, err = runlog.Open(f.logDir, p.Facility.ID); err != nil {
+			return &exitError{code: session.ExitUsage, err: fmt.Errorf("open the run log: %w", err)}
+		}
+		defer store.Close()
+		for _, n := range store.Notes {
+			fmt.Fprintln(cmd.ErrOrStderr(), "preflight: run log:", n)
+		}
+	}
 	if !f.noTUI && att == nil && f.format == "text" && isTerminal(cmd.OutOrStdout()) {
 		var save tui.SaveFunc
-		if f.logDir != "" {
-			save = tui.JSONFileSaver(f.logDir)
+		if store != nil {
+			if err := s.UseStore(store); err != nil {
+				return &exitError{code: session.ExitUsage, err: err}
+			}
+			save = store.SealFunc(key)
 		}
-		out, err := tui.Run(cmd.Context(), s, tui.Options{Lang: f.lang, Save: save})
+		out, err := tui.Run(cmd.Context(), s, tui.Options{Lang: f.lang, Save: save, Signer: signer(key)})
 		fmt.Fprintln(cmd.ErrOrStderr(), "preflight:", out.Summary())
 		code := session.ExitCode(out.Verdict)
 		switch {
@@ -227,7 +261,7 @@ func runProfile(cmd *cobra.Command, p *profiles.Profile, f *runFlags) error {
 	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C ends the process the default way
 	code, err := s.RunPlain(ctx, session.PlainOptions{
 		Format: f.format, Lang: f.lang, Color: f.format == "text" && colorOK(cmd.OutOrStdout()),
-		Attest: att, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), LogDir: f.logDir, Progress: true,
+		Attest: att, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Progress: true, Store: store, Key: key,
 	})
 	if err != nil || code != 0 {
 		return &exitError{code: code, err: err}
@@ -343,4 +377,12 @@ func colorOK(w io.Writer) bool {
 		return false
 	}
 	return os.Getenv("TERM") != "dumb"
+}
+
+// signer is the owner of the unlocked key, for the sign-off form; nil without --sign.
+func signer(k *runlog.Key) *tui.Signer {
+	if k == nil {
+		return nil
+	}
+	return &tui.Signer{Name: k.Name, Role: k.Role, UserID: k.UserID}
 }
