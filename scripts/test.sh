@@ -36,8 +36,8 @@ if command -v gcc >/dev/null; then race=(-race); fi
 # Everything but the end-to-end lab, with the race detector.
 go test "${race[@]}" -count=1 $(go list ./... | grep -v '/lab/e2e$')
 
-# The end-to-end lab on its own: it times a carrier relay and link quality, so it runs without the race
-# detector and without other packages competing for the CPU, and must finish within its 5-minute budget.
-# Not root (or no `ip netns`): its tests skip and say why.
+# The end-to-end lab on its own, last: it times a carrier relay and link quality, so no other package may
+# compete for the CPU, and it must finish within its 5-minute budget. With -race the preflight binary it
+# runs is built with the race detector too. Not root (or no `ip netns`): its tests skip and say why.
 echo "test.sh: end-to-end lab (lab/e2e)"
-go test -count=1 -timeout 5m ./lab/e2e/
+go test "${race[@]}" -count=1 -timeout 5m ./lab/e2e/

@@ -53,7 +53,11 @@ func testMain(m *testing.M) int {
 		defer os.RemoveAll(workDir)
 		netlab.OnInterrupt(func() { os.RemoveAll(workDir) })
 		preflightBin = filepath.Join(workDir, "preflight")
-		out, err := exec.Command(goTool(), "build", "-o", preflightBin, "github.com/telesurgery-preflight/preflight/cmd/preflight").CombinedOutput()
+		args := []string{"build", "-o", preflightBin}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command(goTool(), append(args, "github.com/telesurgery-preflight/preflight/cmd/preflight")...).CombinedOutput()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: go build preflight: %v\n%s", err, out)
 			return 1

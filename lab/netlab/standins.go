@@ -193,7 +193,8 @@ func (l *Lab) startVPN(cfg VPNConfig) error {
 			return fmt.Errorf("vpn https on %s: %w", addr, err)
 		}
 		// Probes break handshakes off on purpose; their errors are not news.
-		srv := &http.Server{Handler: l.vpnSrv, TLSConfig: tcfg, ReadHeaderTimeout: 5 * time.Second,
+		// Each server gets its own config: ServeTLS adds HTTP/2 to the one it is given.
+		srv := &http.Server{Handler: l.vpnSrv, TLSConfig: tcfg.Clone(), ReadHeaderTimeout: 5 * time.Second,
 			ErrorLog: log.New(io.Discard, "", 0)}
 		go func() { _ = srv.ServeTLS(ln, "", "") }()
 		l.addCloser(closerFunc(func() error {
