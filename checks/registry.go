@@ -33,6 +33,9 @@ type Prober struct {
 	New    func() Spec
 	Doc    string
 	Passes string
+	// Alone marks a kind whose measurement other work on this host distorts (round-trip times, jitter):
+	// the runner gives it the machine to itself, after the other items.
+	Alone bool
 }
 
 // Probers is the registry of probe kinds — the one list. Profile validation, the README's reference and
@@ -47,7 +50,7 @@ var Probers = map[string]Prober{
 	"dns": {New: func() Spec { return new(DNSSpec) }, Doc: "queries to a resolver over UDP and TCP",
 		Passes: "every query meets its expectation (internal names resolve; outside names do not leak)"},
 	"icmp": {New: func() Spec { return new(ICMPSpec) }, Doc: "ICMP echo: reachability and link quality (loss, RTT percentiles, jitter)",
-		Passes: "the expectation (reachable or unreachable) and every threshold hold"},
+		Passes: "the expectation (reachable or unreachable) and every threshold hold", Alone: true},
 	"ssh": {New: func() Spec { return new(SSHSpec) }, Doc: "SSH banner and the algorithms the server offers (no login)",
 		Passes: "banner and algorithm lists meet policy"},
 	"firmware": {New: func() Spec { return new(FirmwareSpec) }, Doc: "VPN appliance firmware version against the offline advisory set",

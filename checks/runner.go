@@ -13,6 +13,9 @@ type Item struct {
 	ID       string
 	Spec     Spec
 	Deadline time.Duration // whole-item budget; the runner cancels the probe's context after it
+	// Alone runs the item by itself once the others have finished, so that a port scan's load cannot
+	// show up as delay and jitter in a link-quality measurement.
+	Alone bool
 }
 
 // Phase tells whether an Update reports a start or a finish.
@@ -61,7 +64,10 @@ func Run(ctx context.Context, env *Env, items []Item, opt Options) <-chan Update
 		defer cancel()
 		sem := make(chan struct{}, opt.Concurrency)
 		var wg sync.WaitGroup
-		for i, it := range items {
+		for i, it := range order(items) {
+			if it.Alone {
+				wg.Wait() // everything else has finished, and nothing starts beside it
+			}
 			select {
 			case sem <- struct{}{}:
 			case <-runCtx.Done():
@@ -78,10 +84,26 @@ func Run(ctx context.Context, env *Env, items []Item, opt Options) <-chan Update
 				defer func() { <-sem }()
 				out <- Update{Index: i, ID: it.ID, Phase: Finished, Result: RunOne(runCtx, env, it, opt.Grace)}
 			}()
+			if it.Alone {
+				wg.Wait()
+			}
 		}
 		wg.Wait()
 	}()
 	return out
+}
+
+// order puts the items that must run alone after the others, keeping each group in profile order.
+func order(items []Item) func(func(int, Item) bool) {
+	return func(yield func(int, Item) bool) {
+		for _, alone := range []bool{false, true} {
+			for i, it := range items {
+				if it.Alone == alone && !yield(i, it) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // RunOne runs a single item under its deadline, turning panics and ignored deadlines into error results.

@@ -146,3 +146,37 @@ func TestRunnerRunDeadline(t *testing.T) {
 		}
 	}
 }
+
+// TestRunnerRunsAloneItemsByThemselves: a link-quality item gets the machine to itself, after the rest.
+func TestRunnerRunsAloneItemsByThemselves(t *testing.T) {
+	var inFlight, peak atomic.Int32
+	var alonePeak atomic.Int32
+	items := []Item{
+		{ID: "link", Alone: true, Spec: &aloneSpec{inFlight: &inFlight, seen: &alonePeak}},
+		{ID: "scan-a", Spec: &gateSpec{inFlight: &inFlight, peak: &peak, wait: 40 * time.Millisecond}},
+		{ID: "scan-b", Spec: &gateSpec{inFlight: &inFlight, peak: &peak, wait: 40 * time.Millisecond}},
+	}
+	_, finished := collect(Run(context.Background(), &Env{}, items, Options{Concurrency: 4}))
+	if len(finished) != 3 || finished[2].ID != "link" || finished[2].Index != 0 {
+		t.Fatalf("order %v, want link last (index 0 kept)", finished)
+	}
+	if p := alonePeak.Load(); p != 1 {
+		t.Fatalf("the alone item ran beside %d other item(s)", p-1)
+	}
+	if p := peak.Load(); p != 2 {
+		t.Fatalf("the other items ran %d at a time, want 2 together", p)
+	}
+}
+
+// aloneSpec records how many items were running while it ran (itself included).
+type aloneSpec struct{ inFlight, seen *atomic.Int32 }
+
+func (a *aloneSpec) Check(*Validator) {}
+
+func (a *aloneSpec) Run(context.Context, *Env) Result {
+	n := a.inFlight.Add(1)
+	defer a.inFlight.Add(-1)
+	time.Sleep(20 * time.Millisecond)
+	a.seen.Store(max(n, a.inFlight.Load()))
+	return Passed(nil, "ok")
+}

@@ -54,6 +54,7 @@ func (p *Profile) ProbeItems() []checks.Item {
 			ID:       it.ID,
 			Spec:     it.Probe.Spec,
 			Deadline: it.Probe.Deadline.Or(p.Defaults.Deadline.Or(DefaultDeadline.D())),
+			Alone:    checks.Probers[it.Probe.Kind].Alone,
 		})
 	}
 	return out
