@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -173,51 +172,32 @@ type urlHost struct {
 	name string
 }
 
-// resolveHost maps a URL's host to an address without DNS: an IP literal, a target's profile key, or a
-// target's DNS name. Whatever it maps to must be in scope.
+// resolveHost maps a URL's host to an address without DNS (an IP literal or a target, see hosts.go), which
+// must be in scope; name is what to present for TLS and Host.
 func resolveHost(env *Env, host string) (urlHost, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return urlHost{addr: ip.Unmap(), name: host}, env.Scope.Check(ip)
 	}
-	if t, ok := env.Targets[host]; ok {
-		name := t.Name
+	key, addr, err := targetOfHost(env.Targets, host)
+	if err != nil {
+		return urlHost{}, err
+	}
+	name := host
+	if key == host { // named by its profile key: present its DNS name, or its address
+		name = env.Targets[key].Name
 		if name == "" {
-			name = t.Address.String()
-		}
-		return urlHost{addr: t.Address, name: name}, env.Scope.Check(t.Address)
-	}
-	for _, t := range env.Targets {
-		if t.Name != "" && strings.EqualFold(t.Name, host) {
-			return urlHost{addr: t.Address, name: host}, env.Scope.Check(t.Address)
+			name = addr.String()
 		}
 	}
-	return urlHost{}, fmt.Errorf("host %q is neither an IP address nor one of the profile's targets: probes never resolve names", host)
+	return urlHost{addr: addr, name: name}, env.Scope.Check(addr)
 }
 
-// headerValue reads the credential header's value from the environment or a file; it returns where it came
-// from (never the value) for evidence.
+// headerValue reads the credential header's value (see headerSecret); none without a header.
 func (src *FirmwareSource) headerValue(env *Env) (value, from string, err error) {
-	switch {
-	case src.Header == "":
+	if src.Header == "" {
 		return "", "", nil
-	case src.HeaderEnv != "":
-		value = os.Getenv(src.HeaderEnv)
-		if value == "" {
-			return "", "", fmt.Errorf("environment variable %s (the %s header) is not set", src.HeaderEnv, src.Header)
-		}
-		return value, "env:" + src.HeaderEnv, nil
-	default:
-		path := env.Path(src.HeaderFile)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return "", "", fmt.Errorf("read header_file: %w", err)
-		}
-		value = strings.TrimRight(string(b), "\r\n")
-		if value == "" || strings.ContainsAny(value, "\r\n") {
-			return "", "", fmt.Errorf("header_file %s must hold the header value on one line", path)
-		}
-		return value, "file:" + src.HeaderFile, nil
 	}
+	return headerSecret(env, src.Header, src.HeaderEnv, src.HeaderFile)
 }
 
 // checkHTTP validates the http_json parameters.
@@ -236,8 +216,8 @@ func (src *FirmwareSource) checkHTTP(v *Validator) {
 			if !v.Scope.Contains(ip) {
 				v.Errorf("source.url", "url host %s is outside scope (%s)", ip, v.Scope)
 			}
-		} else if !knownHost(v.Targets, host) {
-			v.Errorf("source.url", "url host %q is neither an IP address nor one of the profile's targets (by key or name): probes never resolve names", host)
+		} else if _, _, err := targetOfHost(v.Targets, host); err != nil {
+			v.Errorf("source.url", "url: %v", err)
 		}
 		if u.Scheme == "http" && src.Header != "" {
 			v.Errorf("source.url", "plain http would send the %s header in clear: use https", src.Header)
@@ -261,7 +241,7 @@ func (src *FirmwareSource) checkHTTP(v *Validator) {
 		v.Errorf("source.header_file", "give header_env or header_file, not both")
 	case src.Header == "" && (src.HeaderEnv != "" || src.HeaderFile != ""):
 		v.Errorf("source.header", "missing required field \"source.header\": name the header (e.g. Authorization)")
-	case src.Header != "" && !validHeaderName(src.Header):
+	case src.Header != "" && !validToken(src.Header):
 		v.Errorf("source.header", "bad header name %q", src.Header)
 	}
 }
@@ -278,27 +258,6 @@ func secretQuery(u *url.URL) bool {
 		}
 	}
 	return false
-}
-
-func knownHost(targets map[string]Target, host string) bool {
-	if _, ok := targets[host]; ok {
-		return true
-	}
-	for _, t := range targets {
-		if t.Name != "" && strings.EqualFold(t.Name, host) {
-			return true
-		}
-	}
-	return false
-}
-
-func validHeaderName(h string) bool {
-	for _, r := range h {
-		if r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) {
-			return false
-		}
-	}
-	return h != ""
 }
 
 // jsonStep is one step of a json_path: a key, or an index into a list.

@@ -43,7 +43,7 @@ func TestFirmwareCheck(t *testing.T) {
 		{"http url outside scope", FirmwareSpec{Vendor: "fortinet", Product: "fortios", Source: FirmwareSource{Method: "http_json",
 			URL: "https://192.0.2.1/api", JSONPath: "version"}}, "source.url", "outside scope"},
 		{"http url names no target", FirmwareSpec{Vendor: "fortinet", Product: "fortios", Source: FirmwareSource{Method: "http_json",
-			URL: "https://fortigate.example/api", JSONPath: "version"}}, "source.url", "never resolve names"},
+			URL: "https://fortigate.example/api", JSONPath: "version"}}, "source.url", "never look names up in DNS"},
 		{"http secret in url", FirmwareSpec{Vendor: "fortinet", Product: "fortios", Source: FirmwareSource{Method: "http_json",
 			URL: "https://admin:pw@127.0.0.1/api", JSONPath: "version"}}, "source.url", "never in the profile"},
 		{"http token in query", FirmwareSpec{Vendor: "fortinet", Product: "fortios", Source: FirmwareSource{Method: "http_json",

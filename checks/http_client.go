@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -193,53 +191,8 @@ func (p *httpProbe) dialTLS(ctx context.Context, network, addr string) (net.Conn
 
 // headerValue reads the request header's value from the environment or a file, at run time.
 func (s *HTTPSpec) headerValue(env *Env) (string, error) {
-	var v string
-	if s.HeaderEnv != "" {
-		v = os.Getenv(s.HeaderEnv)
-		if v == "" {
-			return "", fmt.Errorf("header %s: environment variable %s is empty or unset: export it before the run", s.Header, s.HeaderEnv)
-		}
-	} else {
-		b, err := os.ReadFile(env.Path(s.HeaderFile))
-		if err != nil {
-			return "", fmt.Errorf("header %s: %w", s.Header, err)
-		}
-		if v = strings.TrimRight(string(b), "\r\n"); v == "" {
-			return "", fmt.Errorf("header %s: %s is empty", s.Header, env.Path(s.HeaderFile))
-		}
-	}
-	if strings.ContainsAny(v, "\r\n\x00") {
-		return "", fmt.Errorf("header %s: the value holds a line break or NUL; write it on one line", s.Header)
-	}
-	return v, nil
-}
-
-// targetNameError says a host name is not (uniquely) a target's name.
-type targetNameError struct {
-	host    string
-	matches []string
-}
-
-func (e *targetNameError) Error() string {
-	if len(e.matches) > 1 {
-		return fmt.Sprintf("host %q is the name of several targets (%s): set target to say which", e.host, strings.Join(e.matches, ", "))
-	}
-	return fmt.Sprintf("host %q is not the name of any target in the profile, and probes never look names up in DNS: give a target `name: %s`, set `target`, or write the IP address", e.host, e.host)
-}
-
-// targetByName finds the one target whose name is host, as a hosts file would.
-func targetByName(targets map[string]Target, host string) (string, netip.Addr, error) {
-	var keys []string
-	for k, t := range targets {
-		if t.Name != "" && strings.EqualFold(strings.TrimSuffix(t.Name, "."), strings.TrimSuffix(host, ".")) {
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) != 1 {
-		slices.Sort(keys)
-		return "", netip.Addr{}, &targetNameError{host: host, matches: keys}
-	}
-	return keys[0], targets[keys[0]].Address, nil
+	v, _, err := headerSecret(env, s.Header, s.HeaderEnv, s.HeaderFile)
+	return v, err
 }
 
 // certError returns the chain-verification failure inside err, if that is what err is.
@@ -249,16 +202,6 @@ func certError(err error) *tls.CertificateVerificationError {
 		return ce
 	}
 	return nil
-}
-
-// validToken reports whether s is an HTTP token (RFC 9110 §5.6.2), what a header name must be.
-func validToken(s string) bool {
-	for _, c := range []byte(s) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // hstsPolicy is a Strict-Transport-Security header as a browser reads it (RFC 6797 §6.1): only the first

@@ -416,7 +416,7 @@ func TestHTTPTargetAndHeader(t *testing.T) {
 	t.Setenv("PREFLIGHT_TEST_TOKEN", "")
 	r = s.Run(context.Background(), f.env)
 	wantStatus(t, r, Error)
-	wantSummary(t, r, "PREFLIGHT_TEST_TOKEN is empty or unset")
+	wantSummary(t, r, "environment variable PREFLIGHT_TEST_TOKEN (the X-Api-Key header) is not set")
 	t.Run("from file", func(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(f.env.Dir, "token"), []byte(secret+"\n"), 0o600); err != nil {
 			t.Fatal(err)
