@@ -21,7 +21,8 @@ type RunSummary struct {
 	Signer      string
 	Meaning     string
 	Signed      bool
-	Leaf        int64 // -1: not in the log (in progress or never sealed)
+	Leaf        int64  // -1: not in the log (in progress or never sealed)
+	Kind        string // "joint" for a joint verdict of the two facilities; empty for a run
 }
 
 // ListFilter selects runs: by operation, by start time, by verdict (go, no-go, incomplete, or
@@ -61,7 +62,7 @@ func List(dir string, f ListFilter) ([]RunSummary, error) {
 		indexed[e.RunID] = true
 		t, _ := time.Parse(time.RFC3339Nano, e.StartedAt)
 		s := RunSummary{RunID: e.RunID, StartedAt: t, OperationID: e.OperationID, Verdict: e.Verdict, Interrupted: e.Interrupted,
-			Signer: e.Signer, Meaning: e.Meaning, Signed: e.Signed, Leaf: e.Leaf}
+			Signer: e.Signer, Meaning: e.Meaning, Signed: e.Signed, Leaf: e.Leaf, Kind: e.Kind}
 		if f.match(s) {
 			out = append(out, s)
 		}
