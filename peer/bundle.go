@@ -258,3 +258,19 @@ func (t *memTree) root() (tlog.Hash, error) {
 	}
 	return tlog.TreeHash(t.n, t)
 }
+
+// BundleOperation is the operation a bundle names, read without checking anything (to know which
+// operation to check it for); "" when it cannot be read.
+func BundleOperation(data []byte) string {
+	var f struct {
+		Payload struct {
+			State struct {
+				Operation string `json:"operation"`
+			} `json:"state"`
+		} `json:"payload"`
+	}
+	if len(data) > MaxBundle || json.Unmarshal(data, &f) != nil {
+		return ""
+	}
+	return f.Payload.State.Operation
+}

@@ -31,6 +31,9 @@ func Describe(s Side, loc *time.Location) string {
 	case StateInterrupted:
 		return "INTERRUPTED — " + s.Interrupted
 	case StateRunning:
+		if s.Verdict == runlog.NoGo {
+			return fmt.Sprintf("running (%d of %d), NO-GO so far — live, not signed", s.Done, s.Total)
+		}
 		return fmt.Sprintf("running (%d of %d) — live, not signed", s.Done, s.Total)
 	case StateNotStarted:
 		return "not started for this operation"

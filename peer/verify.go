@@ -79,7 +79,8 @@ func liveSide(sd Side, l *runlog.Live) Side {
 	if l == nil {
 		return sd
 	}
-	sd.State, sd.RunID, sd.Done, sd.Total, sd.StartedAt = StateRunning, l.RunID, l.Done, l.Total, l.StartedAt
+	sd.State, sd.RunID, sd.Done, sd.Total, sd.StartedAt, sd.Verdict = StateRunning, l.RunID, l.Done, l.Total, l.StartedAt, l.Verdict
+	sd.Blocking, sd.Signer, sd.Signature, sd.RecordSHA256 = nil, "", "", ""
 	return sd
 }
 

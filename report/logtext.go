@@ -37,7 +37,17 @@ func ListText(w io.Writer, runs []runlog.RunSummary) error {
 		}
 		fmt.Fprintf(b, "%-30s %-17s %-16s %-11s %s %s\n", r.RunID, started, orDash(r.OperationID), verdict, Pad(cut(sign, 30), 30), leaf)
 	}
-	fmt.Fprintf(b, "%d run(s)\n", len(runs))
+	joint := 0
+	for _, r := range runs {
+		if r.Kind == runlog.KindJoint {
+			joint++
+		}
+	}
+	if joint > 0 {
+		fmt.Fprintf(b, "%d run(s), %d joint verdict(s)\n", len(runs)-joint, joint)
+	} else {
+		fmt.Fprintf(b, "%d run(s)\n", len(runs))
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -161,8 +161,12 @@ func ResolveRun(dir, ref string) (string, error) {
 		}
 	}
 	slices.Sort(ids)
-	if ref == "latest" && len(ids) > 0 {
-		return ids[len(ids)-1], nil
+	if ref == "latest" { // the latest run: joint verdicts are named by their ids
+		for i := len(ids) - 1; i >= 0; i-- {
+			if !IsJoint(dir, ids[i]) {
+				return ids[i], nil
+			}
+		}
 	}
 	var match []string
 	for _, id := range ids {
