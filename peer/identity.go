@@ -147,6 +147,9 @@ func serverTLS(id *Identity, peer *Pin) *tls.Config {
 		ClientAuth:            tls.RequireAnyClientCert, // checked against the pin, not a CA
 		VerifyPeerCertificate: verifyPinned("the client", peer.Key),
 		NextProtos:            []string{"http/1.1"},
+		// VerifyPeerCertificate is not called again on a resumed session: every session gets a full
+		// handshake, so every connection shows the pinned key.
+		SessionTicketsDisabled: true,
 	}
 }
 

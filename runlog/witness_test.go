@@ -1,7 +1,13 @@
 package runlog
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -267,5 +273,53 @@ func TestCosignedCheckpointCatchesOwnRollback(t *testing.T) {
 	v := mustVerify(t, mine, VerifyOptions{})
 	if v.ExitCode() != VerifyTampered || !strings.Contains(problemsText(v), "peer-site witnessed this log at 2 runs") {
 		t.Fatalf("a rollback under a cosigned checkpoint:%s", problemsText(v))
+	}
+}
+
+// selfSigned makes a PEM certificate for key.
+func selfSigned(t *testing.T, pub ed25519.PublicKey, priv ed25519.PrivateKey) []byte {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
+		NotBefore: testStart, NotAfter: testStart.AddDate(1, 0, 0)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func TestFacilityCertificate(t *testing.T) {
+	dir := t.TempDir()
+	s := newTestStore(t, dir)
+	k := s.FacilityKey()
+	if k.ID != "test-site" || !strings.HasPrefix(k.Pin(), PinPrefix) {
+		t.Fatalf("facility key %+v", k)
+	}
+	if pub, err := ParsePin(k.Pin()); err != nil || !pub.Equal(k.Public) {
+		t.Fatalf("ParsePin(Pin()): %v", err)
+	}
+	if v, err := PinnedVerifier(k.ID, k.Public); err != nil || v != k.Verifier {
+		t.Fatalf("PinnedVerifier %q, want the facility verifier %q (%v)", v, k.Verifier, err)
+	}
+	otherPub, otherPriv, _ := ed25519.GenerateKey(rand.Reader)
+	if err := s.WriteFacilityCert(selfSigned(t, otherPub, otherPriv)); err == nil {
+		t.Fatal("a certificate for another key was kept as the facility's")
+	}
+	if err := s.WriteFacilityCert(selfSigned(t, k.Public, k.PrivateKey())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFacilityCert(dir, k); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if v := mustVerify(t, dir, VerifyOptions{}); v.Worst() != 0 {
+		t.Fatalf("verify:%s", problemsText(v))
+	}
+	// Replaced by a certificate for another key: the facility's identity on the link was swapped.
+	if err := os.WriteFile(filepath.Join(dir, FacilityCertFile), selfSigned(t, otherPub, otherPriv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if v := mustVerify(t, dir, VerifyOptions{}); v.ExitCode() != VerifyTampered || !strings.Contains(problemsText(v), "facility.crt") {
+		t.Fatalf("a swapped certificate verified:%s", problemsText(v))
 	}
 }
