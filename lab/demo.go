@@ -78,9 +78,8 @@ type layout struct {
 var layouts = map[string]layout{
 	"patient": {
 		listeners: []string{
-			"127.77.1.10:18443", "127.77.1.10:18444", // robot: allowed
+			"127.77.1.10:18443", "127.77.1.10:18444", // robot: allowed (the surgeon side connects to 18443)
 			"127.77.1.10:18023", // robot: planted, not allowed (a forgotten telnet-like service)
-			"127.77.6.10:18500", // surgeon console over the closed network
 		},
 		tls: []tlsService{
 			{"127.77.3.11:18443", "api.cloud.lab.test", tlsGood},
@@ -100,7 +99,7 @@ var layouts = map[string]layout{
 		banners: map[string]string{"127.77.4.1:18541": "FortiGate-60F v7.2.5,build1517,230606 (GA.F)\r\n"},
 	},
 	"surgeon": {
-		listeners: []string{"127.78.1.10:18500", "127.78.6.10:18443"},
+		listeners: []string{"127.78.1.10:18500"}, // the surgeon console (the patient side connects to it)
 		tls: []tlsService{
 			{"127.78.3.10:18443", "video.surgeon.lab.test", tlsExpiring20}, // warning-level: waive or fix
 		},
@@ -112,10 +111,50 @@ var layouts = map[string]layout{
 	},
 }
 
+// cleanLayouts are the two facilities without their planted flaws: with every manual item answered and
+// both sides signed, the operation reaches OPERATION READY.
+var cleanLayouts = map[string]layout{
+	"patient": {
+		listeners: []string{"127.77.1.10:18443", "127.77.1.10:18444"},
+		tls: []tlsService{
+			{"127.77.3.11:18443", "api.cloud.lab.test", tlsGood},
+			{"127.77.3.10:18443", "logs.cloud.lab.test", tlsGood},
+			{"127.77.4.1:18443", "vpn.patient.lab.test", tlsGood},
+			{"127.77.4.2:18443", "maint.patient.lab.test", tlsGood},
+		},
+		dns: dnsService{
+			addr: "127.77.5.53:18053",
+			zone: map[string]string{"robot.patient.lab.test.": "127.77.1.10", "dns.patient.lab.test.": "127.77.5.53"},
+		},
+		ntp:     "127.77.5.123:18123",
+		ssh:     []sshService{{"127.77.4.2:18022", false}},
+		portals: []portalService{{"127.77.3.12:18443", "127.77.3.12:18080", "portal.cloud.lab.test"}},
+		banners: map[string]string{"127.77.4.1:18541": "FortiGate-60F v7.2.8,build1639,240313 (GA.M)\r\n"},
+	},
+	"surgeon": {
+		listeners: []string{"127.78.1.10:18500"},
+		tls:       []tlsService{{"127.78.3.10:18443", "video.surgeon.lab.test", tlsGood}},
+		dns: dnsService{
+			addr: "127.78.5.53:18053",
+			zone: map[string]string{"console.surgeon.lab.test.": "127.78.1.10"},
+		},
+		ntp: "127.78.5.123:18123",
+	},
+}
+
 // StartDemo starts the simulated services of one side ("patient" or "surgeon") and loads its built-in
-// profile. Everything listens on 127.77.x.y / 127.78.x.y only. Close stops it all.
+// profile. Everything listens on 127.77.x.y / 127.78.x.y only. Close stops it all. The cross-site items
+// of each profile reach the other side's services: StartPair starts both.
 func StartDemo(side string) (*Demo, error) {
+	return startSide(side, true)
+}
+
+// startSide starts one side, with its planted flaws or without.
+func startSide(side string, flawed bool) (*Demo, error) {
 	l, ok := layouts[side]
+	if !flawed {
+		l, ok = cleanLayouts[side]
+	}
 	if !ok {
 		return nil, fmt.Errorf("unknown demo side %q: use patient or surgeon", side)
 	}
@@ -331,6 +370,8 @@ func (d *Demo) serveExtras(ca *CA, l layout) error {
 			srv.Version = "OpenSSH_7.4 maintenance"
 			srv.Ciphers = append(srv.Ciphers, "aes128-cbc")
 			srv.MACs = append(srv.MACs, "hmac-sha1")
+		} else { // no SHA-1 key exchange either
+			srv.KeyExchges = []string{"curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256"}
 		}
 		if err := srv.Serve(ln); err != nil {
 			return err

@@ -42,11 +42,40 @@ type Facility struct {
 // Roles a facility can have.
 var Roles = []string{"patient-side", "surgeon-side"}
 
-// Peer is the other facility of the operation.
+// Peer is the other facility of the operation, and the link to it: where its `preflight serve` answers,
+// the key it is pinned to, where this facility's own `serve` listens, and what the joint verdict demands.
 type Peer struct {
 	ID       string `yaml:"id"`
-	Endpoint string `yaml:"endpoint"`
-	Key      string `yaml:"key"`
+	Endpoint string `yaml:"endpoint"` // the peer's `preflight serve`: address:port
+	Key      string `yaml:"key"`      // the peer's facility key, "ed25519:BASE64" (its keygen prints it)
+	Listen   string `yaml:"listen"`   // where this facility's `preflight serve` listens: address:port
+	// Freshness is how recent both sign-offs must be for OPERATION READY (default 60m).
+	Freshness checks.Duration `yaml:"freshness"`
+	// MaxClockOffset is how far the two facilities' clocks may differ, measured over the link (default 5s).
+	MaxClockOffset checks.Duration `yaml:"max_clock_offset"`
+	// Profiles, when set, are the sha256 of the profiles the peer may have run (agreed beforehand).
+	Profiles []string        `yaml:"profiles"`
+	Poll     checks.Duration `yaml:"poll"`    // how often the peer panel asks (default 5s)
+	Timeout  checks.Duration `yaml:"timeout"` // one exchange with the peer, connection to last byte (default 10s)
+}
+
+// Defaults of the peer link.
+const (
+	DefaultFreshness      = checks.Duration(60 * 60e9)
+	DefaultMaxClockOffset = checks.Duration(5e9)
+	DefaultPoll           = checks.Duration(5e9)
+	DefaultPeerTimeout    = checks.Duration(10e9)
+)
+
+// OtherRole is the role of the facility at the other end of an operation.
+func OtherRole(role string) string {
+	switch role {
+	case "patient-side":
+		return "surgeon-side"
+	case "surgeon-side":
+		return "patient-side"
+	}
+	return ""
 }
 
 // Vantage is where the profile must be run from.

@@ -3,11 +3,11 @@ package profiles
 import (
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/telesurgery-preflight/preflight/checks"
 )
@@ -36,7 +36,7 @@ func validate(d *decoder, p *Profile) {
 	targets := v.targets(p, scope, scopeOK)
 	v.defaults(p)
 	if p.Peer != nil {
-		v.peer(p.Peer)
+		v.peer(p)
 	}
 	if len(p.Sections) == 0 {
 		v.add(p, "sections", "missing required field \"sections\": a profile needs at least one section with items")
@@ -183,16 +183,59 @@ func (c *checker) defaults(p *Profile) {
 	}
 }
 
-func (c *checker) peer(pe *Peer) {
-	if _, _, err := net.SplitHostPort(pe.Endpoint); pe.Endpoint != "" && err != nil {
-		c.add(pe, "endpoint", "peer endpoint %q: write address:port, e.g. 198.18.2.10:7443", pe.Endpoint)
+func (c *checker) peer(p *Profile) {
+	pe := p.Peer
+	switch {
+	case pe.ID == "":
+		c.add(pe, "id", "peer: missing required field \"id\": the other facility's id, as its profile names it")
+	case !idPattern.MatchString(pe.ID):
+		c.add(pe, "id", "peer id %q: use lower-case letters, digits and dashes", pe.ID)
+	case pe.ID == p.Facility.ID:
+		c.add(pe, "id", "peer id %q is this facility's own id: name the other facility", pe.ID)
 	}
+	c.hostPort(pe, "endpoint", pe.Endpoint, "peer endpoint", "198.18.2.10:7443")
+	c.hostPort(pe, "listen", pe.Listen, "listen address", "198.18.1.5:7443")
 	if pe.Key != "" {
 		b64, ok := strings.CutPrefix(pe.Key, "ed25519:")
 		raw, err := base64.StdEncoding.DecodeString(b64)
 		if !ok || err != nil || len(raw) != 32 {
-			c.add(pe, "key", "peer key: want \"ed25519:\" and the base64 of a 32-byte public key (from the peer's `preflight keygen`)")
+			c.add(pe, "key", "peer key: want \"ed25519:\" and the base64 of a 32-byte public key (from the peer's `preflight keygen --facility`)")
 		}
+	}
+	c.between(pe, "freshness", pe.Freshness, 60e9, 24*3600e9)
+	c.between(pe, "max_clock_offset", pe.MaxClockOffset, 1e6, 600e9)
+	c.between(pe, "poll", pe.Poll, 1e9, 300e9)
+	c.between(pe, "timeout", pe.Timeout, 1e9, 120e9)
+	if f, o := pe.Freshness.Or(DefaultFreshness.D()), pe.MaxClockOffset.Or(DefaultMaxClockOffset.D()); o >= f {
+		c.add(pe, "max_clock_offset", "inverted thresholds: max_clock_offset %s is not shorter than freshness %s", o, f)
+	}
+	for i, h := range pe.Profiles {
+		if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+			c.add(&pe.Profiles, fmt.Sprintf("[%d]", i), "profile hash %q: write the 64 lower-case hex digits of a sha256 (preflight validate prints it)", h)
+		}
+	}
+}
+
+// hostPort checks an address:port the peer link dials or listens on: an IP address (never a name, which
+// would have to be resolved) with a port, and never the unspecified address (all interfaces).
+func (c *checker) hostPort(ptr any, field, v, what, example string) {
+	if v == "" {
+		return
+	}
+	ap, err := netip.ParseAddrPort(v)
+	switch {
+	case err != nil:
+		c.add(ptr, field, "%s %q: write address:port, e.g. %s (an IP address: names are never resolved)", what, v, example)
+	case ap.Port() == 0:
+		c.add(ptr, field, "%s %q: port 0 — give the port", what, v)
+	case ap.Addr().IsUnspecified():
+		c.add(ptr, field, "%s %q is every interface: give the address of the closed-network interface", what, v)
+	}
+}
+
+func (c *checker) between(ptr any, field string, d checks.Duration, lo, hi time.Duration) {
+	if d != 0 && (d.D() < lo || d.D() > hi) {
+		c.add(ptr, field, "%s %s must be between %s and %s", field, d.D(), lo, hi)
 	}
 }
 

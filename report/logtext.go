@@ -20,6 +20,8 @@ func ListText(w io.Writer, runs []runlog.RunSummary) error {
 		}
 		sign := "-"
 		switch {
+		case r.Kind == runlog.KindJoint:
+			verdict, sign = strings.ToUpper(strings.ReplaceAll(r.Verdict, "-", " ")), "joint verdict of both sites"
 		case r.Signer != "" && r.Signed:
 			sign = r.Signer + " (" + r.Meaning + ")"
 		case r.Signer != "":
@@ -35,7 +37,17 @@ func ListText(w io.Writer, runs []runlog.RunSummary) error {
 		}
 		fmt.Fprintf(b, "%-30s %-17s %-16s %-11s %s %s\n", r.RunID, started, orDash(r.OperationID), verdict, Pad(cut(sign, 30), 30), leaf)
 	}
-	fmt.Fprintf(b, "%d run(s)\n", len(runs))
+	joint := 0
+	for _, r := range runs {
+		if r.Kind == runlog.KindJoint {
+			joint++
+		}
+	}
+	if joint > 0 {
+		fmt.Fprintf(b, "%d run(s), %d joint verdict(s)\n", len(runs)-joint, joint)
+	} else {
+		fmt.Fprintf(b, "%d run(s)\n", len(runs))
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -49,9 +61,11 @@ func VerifyText(w io.Writer, v *runlog.Verification) error {
 	for _, p := range v.Problems {
 		fmt.Fprintln(b, p.String())
 	}
-	var signed, unsigned, invalid, interrupted, unsealed int
+	var signed, unsigned, invalid, interrupted, unsealed, joint int
 	for _, r := range v.Runs {
 		switch {
+		case r.Kind == runlog.KindJoint:
+			joint++
 		case r.Leaf < 0:
 			unsealed++
 		case r.Interrupted != "":
@@ -69,7 +83,14 @@ func VerifyText(w io.Writer, v *runlog.Verification) error {
 		ck = fmt.Sprintf("the checkpoint signed by %s covers %d", v.Checkpoint.Origin, v.Checkpoint.Size)
 	}
 	fmt.Fprintf(b, "%d run(s) checked: %d signed, %d unsigned, %d with a bad signature, %d interrupted, %d not sealed; log size %d, %s\n",
-		len(v.Runs), signed, unsigned, invalid, interrupted, unsealed, v.Size, ck)
+		len(v.Runs)-joint, signed, unsigned, invalid, interrupted, unsealed, v.Size, ck)
+	if joint > 0 {
+		fmt.Fprintf(b, "%d joint verdict(s) of the two facilities checked\n", joint)
+	}
+	for _, p := range v.Peers {
+		fmt.Fprintf(b, "peer %s: witnessed its log up to %s; it cosigned this log up to %s; %d of its records kept\n",
+			p.Peer, sizeOrNone(p.Witnessed), sizeOrNone(p.Cosigned), p.Records)
+	}
 	switch v.Worst() {
 	case 0:
 		b.WriteString("verified: intact — every record, journal, profile, sign-off and the log tree check out\n")
@@ -82,6 +103,13 @@ func VerifyText(w io.Writer, v *runlog.Verification) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func sizeOrNone(n int64) string {
+	if n < 0 {
+		return "(none yet)"
+	}
+	return fmt.Sprintf("%d run(s)", n)
 }
 
 // Show writes `log show`: the record, its sign-off with verification state, the items and the timeline.

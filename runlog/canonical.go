@@ -27,12 +27,22 @@ import (
 
 // encodeRecord returns the canonical JSON of r.
 func encodeRecord(r *Record) ([]byte, error) {
+	b, err := encodeCanonical(r)
+	if err != nil {
+		return nil, fmt.Errorf("encode record %s: %w", r.RunID, err)
+	}
+	return b, nil
+}
+
+// encodeCanonical returns the canonical JSON of a record type (a run record, a joint verdict) whose last
+// members are prev, sha256 and signature.
+func encodeCanonical(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return nil, fmt.Errorf("encode record %s: %w", r.RunID, err)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
 	}
 	return b.Bytes(), nil
 }
@@ -104,6 +114,7 @@ func members(data []byte) (map[string]json.RawMessage, error) {
 
 // sealedHeader is what verify reads from every record.json: all but the items.
 type sealedHeader struct {
+	Schema      string      `json:"schema"`
 	RunID       string      `json:"run_id"`
 	OperationID string      `json:"operation_id"`
 	Facility    FacilityRef `json:"facility"`
@@ -126,7 +137,7 @@ func readHeader(data []byte) (*sealedHeader, error) {
 	}
 	h := &sealedHeader{}
 	fields := map[string]any{
-		"run_id": &h.RunID, "operation_id": &h.OperationID, "facility": &h.Facility, "profile": &h.Profile,
+		"schema": &h.Schema, "run_id": &h.RunID, "operation_id": &h.OperationID, "facility": &h.Facility, "profile": &h.Profile,
 		"started_at": &h.StartedAt, "verdict": &h.Verdict, "interrupted": &h.Interrupted, "signoff": &h.Signoff,
 		"journal": &h.Journal, "prev": &h.Prev, "sha256": &h.SHA256, "signature": &h.Signature,
 	}

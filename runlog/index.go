@@ -25,11 +25,15 @@ type IndexEntry struct {
 	Signer      string `json:"signer,omitempty"`
 	Meaning     string `json:"meaning,omitempty"`
 	Signed      bool   `json:"signed"`
+	Kind        string `json:"kind,omitempty"` // "joint" for a joint verdict (joint.go); empty for a run
 }
 
 func indexEntry(leaf int64, h *sealedHeader, leafHash string) IndexEntry {
 	e := IndexEntry{Leaf: leaf, RunID: h.RunID, SHA256: h.SHA256, LeafHash: leafHash, StartedAt: h.StartedAt,
 		OperationID: h.OperationID, Verdict: h.Verdict, Interrupted: h.Interrupted, Signed: h.Signature != ""}
+	if h.Schema == JointSchema {
+		e.Kind = KindJoint
+	}
 	if h.Signoff != nil {
 		e.Signer, e.Meaning = h.Signoff.Name, h.Signoff.Meaning
 	}

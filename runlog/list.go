@@ -21,7 +21,8 @@ type RunSummary struct {
 	Signer      string
 	Meaning     string
 	Signed      bool
-	Leaf        int64 // -1: not in the log (in progress or never sealed)
+	Leaf        int64  // -1: not in the log (in progress or never sealed)
+	Kind        string // "joint" for a joint verdict of the two facilities; empty for a run
 }
 
 // ListFilter selects runs: by operation, by start time, by verdict (go, no-go, incomplete, or
@@ -61,7 +62,7 @@ func List(dir string, f ListFilter) ([]RunSummary, error) {
 		indexed[e.RunID] = true
 		t, _ := time.Parse(time.RFC3339Nano, e.StartedAt)
 		s := RunSummary{RunID: e.RunID, StartedAt: t, OperationID: e.OperationID, Verdict: e.Verdict, Interrupted: e.Interrupted,
-			Signer: e.Signer, Meaning: e.Meaning, Signed: e.Signed, Leaf: e.Leaf}
+			Signer: e.Signer, Meaning: e.Meaning, Signed: e.Signed, Leaf: e.Leaf, Kind: e.Kind}
 		if f.match(s) {
 			out = append(out, s)
 		}
@@ -160,8 +161,12 @@ func ResolveRun(dir, ref string) (string, error) {
 		}
 	}
 	slices.Sort(ids)
-	if ref == "latest" && len(ids) > 0 {
-		return ids[len(ids)-1], nil
+	if ref == "latest" { // the latest run: joint verdicts are named by their ids
+		for i := len(ids) - 1; i >= 0; i-- {
+			if !IsJoint(dir, ids[i]) {
+				return ids[i], nil
+			}
+		}
 	}
 	var match []string
 	for _, id := range ids {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -50,9 +51,13 @@ type Store struct {
 	Notes []string
 	Now   func() time.Time
 
+	// mu serialises the writes of one process: the TUI seals from a command while the peer link records
+	// a joint verdict or a witnessed checkpoint from another.
+	mu       sync.Mutex
 	lock     *os.File
 	fkey     note.Signer
 	fvkey    string
+	fk       *FacilityKey
 	roster   *Roster
 	tree     tree
 	index    []IndexEntry
@@ -115,6 +120,8 @@ func (s *Store) takeLock() error {
 // Close releases the lock. Runs begun and not sealed stay as they are; the next writer seals them as
 // interrupted.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, j := range s.active {
 		_ = j.close()
 	}
@@ -142,6 +149,7 @@ func (s *Store) load() error {
 	if s.fkey, s.fvkey, err = facilityKey(string(skey)); err != nil {
 		return fmt.Errorf("%s: %w", keyPath, err)
 	}
+	s.fk, _ = newFacilityKey(string(skey)) // parses: facilityKey just did
 	if s.fkey.Name() != Origin(s.Facility) {
 		return fmt.Errorf("%s is the log of %s, not of facility %s: use one --log-dir per facility", s.Dir, strings.TrimPrefix(s.fkey.Name(), "preflight/"), s.Facility)
 	}
@@ -184,6 +192,7 @@ func (s *Store) create() error {
 	if s.fkey, s.fvkey, err = facilityKey(skey + "\n"); err != nil {
 		return err
 	}
+	s.fk, _ = newFacilityKey(skey + "\n")
 	if vkey != s.fvkey {
 		return fmt.Errorf("facility key: derived verifier key differs from the generated one")
 	}
@@ -233,6 +242,8 @@ func (s *Store) writeRoster() error {
 
 // AddSigner adds a person's public key to the facility roster and re-signs it.
 func (s *Store) AddSigner(sg Signer) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if _, err := note.NewVerifier(sg.Key); err != nil {
 		return fmt.Errorf("public key: %v", err)
 	}
@@ -262,6 +273,8 @@ func (s *Store) runDir(id string) string { return filepath.Join(s.Dir, RunsDir, 
 // Begin starts the journal of a run: runs/ID/ with the exact profile bytes and the first journal line.
 // Subscribe the returned journal's Event method to the session's OnEvent.
 func (s *Store) Begin(r *Record, profile []byte) (*Journal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.lock == nil {
 		return nil, errors.New("the store is closed")
 	}
@@ -318,6 +331,8 @@ func osUser() string {
 // when the record has a sign-off and key is not nil), adds it to the facility log and signs a new
 // checkpoint. It returns where the record is and its sha256.
 func (s *Store) Seal(r *Record, key *Key) (where, hash string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	j := s.active[r.RunID]
 	if j == nil {
 		return "", "", fmt.Errorf("run %s was not begun in this store (or is sealed already)", r.RunID)

@@ -49,6 +49,7 @@ type RunStatus struct {
 	Leaf        int64 // position in the facility log; -1 when the run is not in it
 	Sealed      bool  // a record.json exists
 	Verdict     string
+	Kind        string // "joint" for a joint verdict; empty for a run
 	Interrupted string
 	Signature   SignatureState
 	Events      int // complete journal lines
@@ -68,7 +69,8 @@ type Verification struct {
 	Size         int64  // leaves in the log index
 	WriterActive string // the lock holder, when a writer is running now
 	Runs         []*RunStatus
-	Problems     []Problem // every problem, the runs' included, in the order found
+	Problems     []Problem     // every problem, the runs' included, in the order found
+	Peers        []PeerWitness // what the log keeps of the other facility's log (whole-log verify only)
 }
 
 // Worst is the most serious severity found, 0 when the log verified clean.
@@ -156,6 +158,10 @@ func Verify(dir string, opt VerifyOptions) (*Verification, error) {
 		unindexed = vr.checkFiles(entries)
 	}
 	vr.checkLogCheckpoint(tr, entries)
+	if opt.Run == "" {
+		vr.checkFacilityCert()
+		vr.checkPeers(tr)
+	}
 	for _, msg := range opt.Checkpoints {
 		vr.checkHeldCheckpoint(tr, msg)
 	}
@@ -238,7 +244,7 @@ func (vr *verifier) checkFiles(entries []IndexEntry) []string {
 	top, _ := os.ReadDir(vr.dir)
 	for _, e := range top {
 		switch n := e.Name(); {
-		case slices.Contains([]string{LockFile, FacilityKeyFile, RosterFile, CheckpointFile, IndexFile, RunsDir}, n):
+		case slices.Contains([]string{LockFile, FacilityKeyFile, FacilityCertFile, RosterFile, CheckpointFile, IndexFile, RunsDir, PeersDir}, n):
 		case strings.HasPrefix(n, ".tmp-"):
 			vr.add(Unfinished, n, "", "an unfinished write of a stopped writer; the next run removes it")
 		default:

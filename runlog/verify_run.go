@@ -22,7 +22,7 @@ type runCheck struct {
 
 // checkRun verifies one sealed run's files against its index line.
 func (vr *verifier) checkRun(e IndexEntry) *runCheck {
-	st := &runCheck{RunStatus: &RunStatus{RunID: e.RunID, Leaf: e.Leaf, Verdict: e.Verdict, Interrupted: e.Interrupted}}
+	st := &runCheck{RunStatus: &RunStatus{RunID: e.RunID, Leaf: e.Leaf, Verdict: e.Verdict, Kind: e.Kind, Interrupted: e.Interrupted}}
 	add := func(sev Severity, file, format string, args ...any) {
 		st.Problems = append(st.Problems, Problem{sev, rel(e.RunID, file), e.RunID, sprintf(format, args...)})
 		vr.add(sev, rel(e.RunID, file), e.RunID, format, args...)

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Drives the real binary in a real terminal (tmux, 80×24), the way an engineer at the cart would:
-#   1. `preflight demo`: every item resolves live; the planted failures show evidence and a remedy;
-#      a manual item is answered with evidence; L switches to Japanese and back; the run is signed off;
+#   1. `preflight demo` (both facilities; the patient side in front): every item resolves live; the
+#      planted failures show evidence and a remedy; a manual item is answered with evidence; L switches
+#      to Japanese and back; the run is signed off with the demo engineer's key;
 #      the record on disk carries the signer and the answer, and its SHA-256 is the one on the screen.
 #   2. A second demo, answered, then its terminal is closed (tmux kill-session → SIGHUP): the record on
 #      disk is marked interrupted and still carries the answer.
 # Run by tui/tmux_test.go (go test ./tui), so by scripts/test.sh. Needs tmux (Debian package tmux).
+# scripts/tui-tmux-peer-test.sh drives both facilities to OPERATION READY.
 # The demo listens on fixed 127.77.x.y ports; when this host allows it, each demo runs in a private
 # network namespace (unshare --net, loopback only), so it can never collide with another test's demo.
 set -euo pipefail
@@ -113,9 +115,7 @@ wait_for one "operation DEMO-OP-1"
 
 keys one s
 wait_for one "Statement you sign"
-type_text one "Hanako Sato"
-keys one Tab
-type_text one "network engineer on duty"
+wait_for one "Hanako Sato (demo)" # the demo's engineer, whose key the demo made and rostered
 keys one Enter
 wait_for one "Record written"
 signed=$(screen one)
@@ -124,8 +124,9 @@ record=$(ls "$work"/log1/runs/*/record.json)
 [ -n "$hash" ] || fail "no hash on the sign-off screen"
 grep -qF "\"sha256\": \"$hash\"" "$record" || fail "the hash on screen is not the sealed record's sha256"
 "$work/preflight" log verify --log-dir "$work/log1" >/dev/null || fail "log verify does not find the signed run intact"
-grep -qF '"name": "Hanako Sato"' "$record" || fail "record lacks the signer"
-grep -qF '"role": "network engineer on duty"' "$record" || fail "record lacks the role"
+grep -qF '"name": "Hanako Sato (demo)"' "$record" || fail "record lacks the signer"
+grep -qF '"role": "Network engineer on duty"' "$record" || fail "record lacks the role"
+grep -qF '"signature": "preflight sign-off v1' "$record" || fail "record is not signed with the demo engineer's key"
 grep -qF '"evidence": "SOC ticket 4411 (IDS console green)"' "$record" || fail "record lacks the answer's evidence"
 grep -qF '"verdict": "no-go"' "$record" || fail "record verdict is not no-go"
 if grep -qF '"interrupted"' "$record"; then fail "a signed record is marked interrupted"; fi

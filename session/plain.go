@@ -17,6 +17,9 @@ const (
 	ExitNoGo       = 1
 	ExitUsage      = 2
 	ExitIncomplete = 3
+	// ExitNotReady: GO at this facility, but the profile names a peer facility and the joint verdict is not
+	// OPERATION READY (the peer is not GO yet, unreachable, unverifiable, or a sign-off is stale).
+	ExitNotReady = 4
 )
 
 // ExitCode maps a verdict to the process exit code.

@@ -108,7 +108,7 @@ func (h *harness) run(cmd tea.Cmd) {
 			}
 		case tea.QuitMsg:
 			h.quit = true
-		case spinner.TickMsg, clockMsg:
+		case spinner.TickMsg, clockMsg, peerTickMsg:
 			// timers: frames must not depend on when the test ran
 		default:
 			h.send(msg)

@@ -10,7 +10,7 @@ type KeyMap struct {
 	Detail, Back                            key.Binding
 	Rerun, RerunAll                         key.Binding
 	Yes, No, NA                             key.Binding
-	Waive, Sign, Value                      key.Binding
+	Waive, Sign, Value, Peer                key.Binding
 	Lang, Help, Quit, Interrupt             key.Binding
 
 	// Inside forms.
@@ -37,6 +37,7 @@ func DefaultKeyMap(lang string) KeyMap {
 		Waive:     key.NewBinding(key.WithKeys("w")),
 		Sign:      key.NewBinding(key.WithKeys("s")),
 		Value:     key.NewBinding(key.WithKeys("v")),
+		Peer:      key.NewBinding(key.WithKeys("p")),
 		Lang:      key.NewBinding(key.WithKeys("L")),
 		Help:      key.NewBinding(key.WithKeys("?")),
 		Quit:      key.NewBinding(key.WithKeys("q")),
@@ -70,6 +71,7 @@ var keyHelp = map[string][3]string{
 	"waive":     {"w", "waive", "免除"},
 	"sign":      {"s", "sign off", "署名"},
 	"value":     {"v", "type version", "版を入力"},
+	"peer":      {"p", "peer & joint verdict", "相手施設と判定"},
 	"lang":      {"L", "日本語", "English"},
 	"help":      {"?", "all keys", "全キー"},
 	"quit":      {"q", "quit", "終了"},
@@ -98,7 +100,7 @@ func (k *KeyMap) byName() map[string]*key.Binding {
 	return map[string]*key.Binding{
 		"up": &k.Up, "down": &k.Down, "pgup": &k.PageUp, "pgdown": &k.PageDown, "top": &k.Top, "bottom": &k.Bottom,
 		"detail": &k.Detail, "back": &k.Back, "rerun": &k.Rerun, "rerunall": &k.RerunAll,
-		"yes": &k.Yes, "no": &k.No, "na": &k.NA, "waive": &k.Waive, "sign": &k.Sign, "value": &k.Value,
+		"yes": &k.Yes, "no": &k.No, "na": &k.NA, "waive": &k.Waive, "sign": &k.Sign, "value": &k.Value, "peer": &k.Peer,
 		"lang": &k.Lang, "help": &k.Help, "quit": &k.Quit, "interrupt": &k.Interrupt,
 		"submit": &k.Submit, "cancel": &k.Cancel, "nextfield": &k.NextField, "prevfield": &k.PrevField,
 		"confirm": &k.Confirm, "deny": &k.Deny,

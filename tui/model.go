@@ -29,6 +29,7 @@ const (
 	screenSaved
 	screenQuit
 	screenHelp
+	screenPeer // the other facility and every reason of the joint verdict
 )
 
 // Model is the interactive checklist: the top-level bubbletea model holding the child components. It
@@ -52,9 +53,11 @@ type Model struct {
 	waive  waiveForm
 	value  valueForm
 	sign   signForm
+	peer   peerPanel
 	help   help.Model
 	spin   spinner.Model
 
+	peerSrc  PeerSource // nil without a peer
 	streams  int
 	spinning bool
 	message  string
@@ -73,6 +76,7 @@ func New(ctx context.Context, s *session.Session, o Options) *Model {
 	m.banner = newBanner(m.c)
 	m.list = checklist{c: m.c}
 	m.detail = newDetail(m.c)
+	m.peerSrc, m.peer = o.Peer, peerPanel{c: m.c}
 	m.help = help.New()
 	m.help.Styles = m.st.Help
 	m.help.ShortSeparator = " · "
@@ -84,7 +88,11 @@ func New(ctx context.Context, s *session.Session, o Options) *Model {
 
 // Init starts every probe and the clock.
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(m.start(), tickClock(m.c.now))
+	cmds := []tea.Cmd{m.start(), tickClock(m.c.now)}
+	if m.peerSrc != nil {
+		cmds = append(cmds, pollPeer(m.ctx, m.peerSrc, true))
+	}
+	return tea.Batch(cmds...)
 }
 
 // start hands probes to the runner (all, or the ids given) and listens to the stream it returns.
@@ -174,6 +182,16 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.saving = false
 		m.saved = &msg.res
 		m.done = msg.res.err == nil
+		if m.done && m.peerSrc != nil { // the sealed record is what the peer link reads: look now
+			return pollPeer(m.ctx, m.peerSrc, false)
+		}
+	case peerStatusMsg:
+		m.peer, _ = m.peer.Update(msg)
+		if msg.again {
+			return tea.Tick(m.peerSrc.Interval(), func(time.Time) tea.Msg { return peerTickMsg{} })
+		}
+	case peerTickMsg:
+		return pollPeer(m.ctx, m.peerSrc, true)
 	case cancelMsg:
 		m.screen = m.back
 	case tea.KeyPressMsg:
@@ -214,6 +232,11 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 			m.screen = m.back
 		}
 		return nil
+	case screenPeer:
+		if key.Matches(k, km.Peer, km.Back, km.Quit) {
+			m.screen = m.back
+		}
+		return nil
 	case screenQuit:
 		switch {
 		case key.Matches(k, km.Confirm):
@@ -228,6 +251,8 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 			return m.stop("quit")
 		case key.Matches(k, km.Lang):
 			m.toggleLang()
+		case key.Matches(k, km.Peer) && m.peerSrc != nil: // after signing, watch the joint verdict
+			m.back, m.screen = screenSaved, screenPeer
 		case key.Matches(k, km.Submit) && m.saved != nil && m.saved.err != nil:
 			m.screen = screenSaved
 			return m.write()
@@ -240,6 +265,12 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.toggleLang()
 	case key.Matches(k, km.Help):
 		m.back, m.screen = m.screen, screenHelp
+	case key.Matches(k, km.Peer):
+		if m.peerSrc == nil {
+			m.message = m.c.t("msg-no-peer")
+			return nil
+		}
+		m.back, m.screen = m.screen, screenPeer
 	case key.Matches(k, km.Quit):
 		if m.c.sess.Record.Signoff != nil {
 			return m.stop("quit")

@@ -33,6 +33,7 @@ type Styles struct {
 
 	Form, FormTitle, FormLabel, FormHint, FormError lipgloss.Style
 	Message                                         lipgloss.Style
+	PairFocus                                       lipgloss.Style // the side with the keys, in a Pair
 
 	ProgressFull, ProgressEmpty lipgloss.Style
 
@@ -85,6 +86,7 @@ func DefaultStyles() Styles {
 		FormHint:  dim,
 		FormError: bold.Foreground(lipgloss.Red),
 		Message:   base.Foreground(lipgloss.Yellow),
+		PairFocus: bold.Underline(true),
 
 		ProgressFull:  base.Foreground(lipgloss.Green),
 		ProgressEmpty: dim,

@@ -28,7 +28,10 @@ type Options struct {
 	Save SaveFunc
 	// Signer, when set, is the owner of the unlocked signing key (--sign --key): the sign-off form starts
 	// with their name and role, and the sign-off carries their user ID, which the store checks.
-	Signer   *Signer
+	Signer *Signer
+	// Peer, when set, is the link to the other facility: the peer panel shows what it finds, and p every
+	// reason of the joint verdict.
+	Peer     PeerSource
 	Now      func() time.Time // the clock; time.Now by default
 	Location *time.Location   // the clock's zone; time.Local by default
 
@@ -64,6 +67,10 @@ type Outcome struct {
 	Where, Hash string // where the record was written and the SHA-256 the saver reported
 	NotKept     bool   // there was nowhere to write it
 	SaveErr     error  // the record could not be written
+	// Joint is the last joint verdict the peer panel showed (runlog.JointReady or JointNotReady), with its
+	// reasons; empty without a peer.
+	Joint        string
+	JointReasons []string
 }
 
 // Summary is one line for the terminal after the TUI has closed.
@@ -90,7 +97,13 @@ func Run(ctx context.Context, s *session.Session, o Options) (Outcome, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops probes still running when the program ends
 	m := New(ctx, s, o)
+	err := runProgram(ctx, m, o, m.finish)
+	return m.outcome(), err
+}
 
+// runProgram runs a model on the terminal with our own signal handling, then calls finish with why it
+// ended, so the records are kept whatever ended it.
+func runProgram(ctx context.Context, model tea.Model, o Options, finish func(reason string)) error {
 	opts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithoutSignalHandler()}
 	if o.Input != nil {
 		opts = append(opts, tea.WithInput(o.Input))
@@ -101,7 +114,7 @@ func Run(ctx context.Context, s *session.Session, o Options) (Outcome, error) {
 	if noColor() {
 		opts = append(opts, tea.WithColorProfile(colorprofile.Ascii))
 	}
-	p := tea.NewProgram(m, append(opts, o.Program...)...)
+	p := tea.NewProgram(model, append(opts, o.Program...)...)
 
 	// Our own signal handling, so that SIGHUP is caught too and every signal goes through Update, which
 	// marks the record interrupted and writes it before the program lets go of the terminal.
@@ -130,11 +143,11 @@ func Run(ctx context.Context, s *session.Session, o Options) (Outcome, error) {
 	case err != nil:
 		reason = "terminal lost: " + err.Error()
 	}
-	m.finish(reason)
+	finish(reason)
 	if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, tea.ErrInterrupted) {
 		err = nil // the record says why; the terminal was restored
 	}
-	return m.outcome(), err
+	return err
 }
 
 func (m *Model) outcome() Outcome {
@@ -142,6 +155,9 @@ func (m *Model) outcome() Outcome {
 	o := Outcome{Verdict: rec.Verdict, RunID: rec.RunID, Signed: rec.Signoff != nil, Interrupted: rec.Interrupted}
 	if r := m.saver.lastResult(); r != nil {
 		o.Where, o.Hash, o.NotKept, o.SaveErr = r.where, r.hash, r.notKept, r.err
+	}
+	if st := m.peer.st; st != nil {
+		o.Joint, o.JointReasons = st.Verdict, st.Reasons
 	}
 	return o
 }

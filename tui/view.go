@@ -33,11 +33,22 @@ func (m *Model) compact() bool {
 }
 
 func (m *Model) bodyHeight() int {
-	h := m.height - 2 - 1
+	h := m.height - 2 - 1 - m.peerLines()
 	if m.compact() {
 		return max(1, h-1)
 	}
 	return max(1, h-bannerHeight)
+}
+
+// peerLines is the height of the peer panel: none without a peer, one line where the banner is compact.
+func (m *Model) peerLines() int {
+	switch {
+	case m.peerSrc == nil:
+		return 0
+	case m.compact():
+		return 1
+	}
+	return peerHeight
 }
 
 // panes returns the widths of the left and right panes on a wide screen.
@@ -73,6 +84,7 @@ func (m *Model) layout() {
 		m.value.SetSize(w-fw, bh-fh)
 		m.sign.SetSize(w-fw, bh-fh)
 	}
+	m.peer.SetSize(w, m.peerLines())
 	m.help.SetWidth(w)
 }
 
@@ -86,7 +98,11 @@ func (m *Model) View() tea.View {
 
 // render composes the frame as text: what View shows and what the golden tests compare.
 func (m *Model) render() string {
-	parts := []string{m.header.View(), m.banner.View(), m.bodyView(), m.bottomLine()}
+	parts := []string{m.header.View(), m.banner.View()}
+	if m.peerSrc != nil {
+		parts = append(parts, m.peer.View())
+	}
+	parts = append(parts, m.bodyView(), m.bottomLine())
 	return frame(strings.Join(parts, "\n"), m.width, m.height)
 }
 
@@ -95,13 +111,15 @@ func (m *Model) bodyView() string {
 	st := &m.st
 	switch m.screen {
 	case screenHelp:
-		text := m.c.styles.FormTitle.Render(m.c.t("help-title")) + "\n\n" + m.help.FullHelpView(m.keys.FullHelp()) +
+		text := m.c.styles.FormTitle.Render(m.c.t("help-title")) + "\n\n" + m.help.FullHelpView(m.fullHelp()) +
 			"\n\n" + st.Dim.Render(m.c.t("help-close"))
 		return box(st.Form, text, w, h)
 	case screenQuit:
 		return box(st.Form, m.quitView(w-st.Form.GetHorizontalFrameSize()), w, h)
 	case screenSaved:
 		return box(st.Form, m.savedView(w-st.Form.GetHorizontalFrameSize()), w, h)
+	case screenPeer:
+		return box(st.Form, m.peerView(w-st.Form.GetHorizontalFrameSize()), w, h)
 	}
 	right, rightStyle := m.detail.View(), st.Pane
 	switch m.screen {
@@ -195,9 +213,14 @@ func (m *Model) shortHelp() []key.Binding {
 	case screenQuit:
 		return []key.Binding{k.Confirm, k.Deny}
 	case screenSaved:
+		if m.peerSrc != nil {
+			return []key.Binding{k.Peer, k.Quit, k.Lang}
+		}
 		return []key.Binding{k.Quit, k.Lang}
 	case screenHelp:
 		return []key.Binding{k.Help, k.Back}
+	case screenPeer:
+		return []key.Binding{k.Peer, k.Back}
 	}
 	var b []key.Binding
 	if m.screen == screenList {
@@ -219,5 +242,17 @@ func (m *Model) shortHelp() []key.Binding {
 		}
 		b = append(b, k.Sign)
 	}
+	if m.peerSrc != nil {
+		b = append(b, k.Peer)
+	}
 	return append(b, k.Help, k.Quit, k.Lang)
+}
+
+// fullHelp is the ? screen; the peer key is listed only where there is a peer.
+func (m *Model) fullHelp() [][]key.Binding {
+	cols := m.keys.FullHelp()
+	if m.peerSrc != nil {
+		cols[1] = append(cols[1], m.keys.Peer)
+	}
+	return cols
 }

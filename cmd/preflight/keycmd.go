@@ -21,17 +21,24 @@ func keygenCmd() *cobra.Command {
 	var name, role, id, out, logDir, facility string
 	c := &cobra.Command{
 		Use:   "keygen --name NAME --role ROLE --out DIR",
-		Short: "Make a personal Ed25519 signing key, encrypted with a passphrase",
+		Short: "Make a personal Ed25519 signing key; and the facility's TLS identity for the peer link",
 		Long: `Write DIR/USERID.key (the private key, encrypted with your passphrase: scrypt and XChaCha20-Poly1305)
 and DIR/USERID.pub (your public key with name and role, for the facility roster). The passphrase is asked
 twice on the terminal, or taken from $PREFLIGHT_PASSPHRASE. With --log-dir the public key is added to that
-facility log's roster at once; otherwise give USERID.pub to whoever keeps the log (preflight log trust).`,
+facility log's roster at once; otherwise give USERID.pub to whoever keeps the log (preflight log trust).
+With --log-dir, keygen also gives the facility its TLS identity for the peer link: a self-signed Ed25519
+certificate (LOGDIR/facility.crt) for the facility key that signs the log, and prints the key: line the
+other facility pins in its profile's peer block. --log-dir and --facility alone make only that.`,
 		Example: "  preflight keygen --name \"Hanako Sato\" --role \"Network engineer\" --out ~/.config/preflight\n" +
-			"  preflight keygen --name \"Hanako Sato\" --role \"Network engineer\" --out keys --log-dir /var/lib/preflight/patient-site --facility patient-site",
+			"  preflight keygen --name \"Hanako Sato\" --role \"Network engineer\" --out keys --log-dir /var/lib/preflight/patient-site --facility patient-site\n" +
+			"  preflight keygen --log-dir /var/lib/preflight/patient-site --facility patient-site",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" && role == "" && out == "" && logDir != "" {
+				return facilityIdentity(cmd, logDir, facility)
+			}
 			if name == "" || role == "" || out == "" {
-				return usageErr("keygen needs --name, --role and --out")
+				return usageErr("keygen needs --name, --role and --out (or --log-dir and --facility for the facility's identity only)")
 			}
 			if id == "" {
 				id = runlog.UserIDFor(name)
@@ -50,7 +57,10 @@ facility log's roster at once; otherwise give USERID.pub to whoever keeps the lo
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (private, encrypted) and %s (public)\npublic key: %s\n", keyPath, pubPath, strings.SplitN(line, " ", 2)[0])
 			if logDir != "" {
-				return addSigners(cmd, logDir, facility, []string{pubPath})
+				if err := addSigners(cmd, logDir, facility, []string{pubPath}); err != nil {
+					return err
+				}
+				return facilityIdentity(cmd, logDir, facility)
 			}
 			return nil
 		},

@@ -48,8 +48,9 @@ video-relay-tls: {waive: "renewal booked for 12-10", by: "Tanaka"}
 `)
 	demo := []string{"demo", "--side", "surgeon", "--no-tui", "--format", "json", "--attest", answers, "--log-dir", logDir}
 	code, stdout, stderr = run(t, append(demo, "--sign", "--key", key)...)
-	if code != 0 || !strings.Contains(stderr, "signed approve by Hanako Sato") {
-		t.Fatalf("signed demo: exit %d\n%s", code, stderr)
+	// GO here, signed; the patient side of the demo keeps its planted flaws: the operation is not ready.
+	if code != 4 || !strings.Contains(stderr, "signed approve by Hanako Sato") || !strings.Contains(stderr, "patient-site (peer) is NO-GO") {
+		t.Fatalf("signed demo: exit %d, want 4\n%s", code, stderr)
 	}
 	r := decodeOne(t, stdout)
 	if r.SHA256 == "" || !strings.Contains(r.Signature, "record-sha256 "+r.SHA256) || r.Signoff.Meaning != runlog.Approve {

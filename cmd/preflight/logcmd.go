@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/telesurgery-preflight/preflight/peer"
 	"github.com/telesurgery-preflight/preflight/report"
 	"github.com/telesurgery-preflight/preflight/runlog"
 	"github.com/telesurgery-preflight/preflight/session"
@@ -99,13 +100,20 @@ func logShowCmd(dir func() (string, error)) *cobra.Command {
 	c := &cobra.Command{
 		Use:     "show RUN",
 		Short:   "Show a run: record, sign-off with verification state, items, events timeline",
-		Long:    "RUN is a run id, a unique prefix of one, or latest.",
+		Long:    "RUN is a run id, a unique prefix of one, or latest. For a joint verdict of the two facilities it shows\nthe verdict, its reasons and the two records it rests on.",
 		Example: "  preflight log show latest\n  preflight log show 20261204T0930",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := dir()
 			if err != nil {
 				return err
+			}
+			if id, err := runlog.ResolveRun(d, args[0]); err == nil && runlog.IsJoint(d, id) {
+				j, err := runlog.LoadJoint(d, id)
+				if err != nil {
+					return &exitError{code: runlog.VerifyTampered, err: err}
+				}
+				return peer.WriteJoint(cmd.OutOrStdout(), j)
 			}
 			doc, err := loadDocument(d, args[0], lang)
 			if err != nil {
@@ -269,6 +277,9 @@ waivers, and whether the run verifies. RUN is a run id, a unique prefix, or late
 			d, err := resolveLogDir(logDir)
 			if err != nil {
 				return err
+			}
+			if id, err := runlog.ResolveRun(d, args[0]); err == nil && runlog.IsJoint(d, id) {
+				return usageErr("%s is a joint verdict of the two facilities, not a run: preflight log show %s", id, id)
 			}
 			doc, err := loadDocument(d, args[0], lang)
 			if err != nil {

@@ -7,16 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/telesurgery-preflight/preflight/checks"
-	"github.com/telesurgery-preflight/preflight/lab"
 	"github.com/telesurgery-preflight/preflight/profiles"
 	"github.com/telesurgery-preflight/preflight/runlog"
 	"github.com/telesurgery-preflight/preflight/session"
@@ -78,7 +76,8 @@ security guideline (section V), on each facility's side, and ends in a GO / NO-G
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(runCmd(), demoCmd(), validateCmd(), templateCmd(), logCmd(), reportCmd(), keygenCmd(), versionCmd())
+	root.AddCommand(runCmd(), demoCmd(), validateCmd(), templateCmd(), logCmd(), reportCmd(), keygenCmd(),
+		serveCmd(), exportCmd(), importCmd(), versionCmd())
 	return root
 }
 
@@ -86,6 +85,7 @@ security guideline (section V), on each facility's side, and ends in a GO / NO-G
 type runFlags struct {
 	operation, format, lang, logDir, attest, advisories, key string
 	noTUI, sign                                              bool
+	peerWait                                                 time.Duration
 }
 
 func (f *runFlags) register(c *cobra.Command) {
@@ -97,6 +97,7 @@ func (f *runFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.advisories, "advisories", "", "advisory set to judge firmware against, instead of the one built in (see README: keeping the advisory set current)")
 	c.Flags().BoolVar(&f.sign, "sign", false, "sign the run off with --key (passphrase from $PREFLIGHT_PASSPHRASE, else asked on the terminal)")
 	c.Flags().StringVar(&f.key, "key", "", "personal signing key file (preflight keygen) for --sign")
+	c.Flags().DurationVar(&f.peerWait, "peer-wait", 0, "without the TUI: after sealing, wait this long for the joint verdict to become OPERATION READY (profiles with a peer)")
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json", "junit"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = c.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions([]string{"en", "ja"}, cobra.ShellCompDirectiveNoFileComp))
 }
@@ -125,10 +126,13 @@ func runCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "run -p PROFILE",
 		Short: "Run a facility's checklist",
-		Long: `Run every probe of the profile, take the manual answers, and print the verdict.
-Exit codes: 0 GO, 1 NO-GO, 2 usage or profile error (nothing probed), 3 incomplete (manual items unanswered).`,
+		Long: `Run every probe of the profile, take the manual answers, and print the verdict. With a peer: block in the
+profile, the other facility's state and the joint verdict are shown too (its own preflight serve must run).
+Exit codes: 0 GO (and OPERATION READY when the profile has a peer), 1 NO-GO, 2 usage or profile error
+(nothing probed), 3 incomplete (manual items unanswered), 4 GO here but the joint verdict is not ready.`,
 		Example: "  preflight run -p hospital.yaml --operation OP-2026-118\n" +
-			"  preflight run -p hospital.yaml --no-tui --format json --attest answers.yaml > record.json",
+			"  preflight run -p hospital.yaml --no-tui --format json --attest answers.yaml > record.json\n" +
+			"  preflight run -p hospital.yaml --operation OP-2026-118 --no-tui --attest answers.yaml --sign --key me.key --peer-wait 10m",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.check(); err != nil {
@@ -154,119 +158,6 @@ Exit codes: 0 GO, 1 NO-GO, 2 usage or profile error (nothing probed), 3 incomple
 	c.Flags().StringVar(&f.logDir, "log-dir", "", "where run records are kept (default $PREFLIGHT_LOG_DIR, else ~/.local/state/preflight/FACILITY)")
 	f.register(c)
 	return c
-}
-
-func demoCmd() *cobra.Command {
-	var f runFlags
-	var side string
-	c := &cobra.Command{
-		Use:   "demo",
-		Short: "Start simulated facilities on loopback and run the demo checklist",
-		Long: `Start simulated services of a facility on 127.77.x.y (patient side) or 127.78.x.y (surgeon side) — no
-root needed, nothing leaves this machine — and run the built-in demo profile against them. Some services
-carry planted flaws (an unexpected open port, TLS 1.0, an expiring certificate, a DNS leak, no client
-certificate demand) so the checklist shows NO-GO with evidence and remedies.`,
-		Example: "  preflight demo\n  preflight demo --no-tui --format json\n  preflight demo --side surgeon --lang ja",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.check(); err != nil {
-				return err
-			}
-			if _, ok := lab.Sides[side]; !ok {
-				return usageErr("--side %q: use patient or surgeon", side)
-			}
-			if f.sign && f.logDir == "" {
-				return usageErr("--sign seals the signed run into a run log: give --log-dir DIR too")
-			}
-			d, err := lab.StartDemo(side)
-			if err != nil {
-				return &exitError{code: session.ExitUsage, err: err}
-			}
-			defer d.Close()
-			if f.operation == "" {
-				f.operation = "DEMO-OP-1"
-			}
-			return runProfile(cmd, d.Profile, &f)
-		},
-	}
-	c.Flags().StringVar(&side, "side", "patient", "which facility to simulate: patient or surgeon")
-	c.Flags().StringVar(&f.logDir, "log-dir", "", "keep the demo's run record here (default: not kept)")
-	_ = c.RegisterFlagCompletionFunc("side", cobra.FixedCompletions([]string{"patient", "surgeon"}, cobra.ShellCompDirectiveNoFileComp))
-	f.register(c)
-	return c
-}
-
-// runProfile runs p: in the interactive checklist when stdout is a terminal (and neither --no-tui, an
-// answers file nor a machine format was asked for), otherwise with the plain runner. Ctrl-C, SIGTERM
-// and SIGHUP end either one with the record kept, marked interrupted. With a log directory, the run is
-// journaled and sealed into the facility log; with --sign it is signed off with the key, unlocked before
-// anything is probed.
-func runProfile(cmd *cobra.Command, p *profiles.Profile, f *runFlags) error {
-	var att *runlog.Attestations
-	if f.attest != "" {
-		var err error
-		if att, err = runlog.LoadAttestations(f.attest, p); err != nil {
-			return &exitError{code: session.ExitUsage, err: err}
-		}
-	}
-	var key *runlog.Key
-	if f.sign {
-		var err error
-		if key, err = unlockKey(cmd, f.key); err != nil {
-			return &exitError{code: session.ExitUsage, err: err}
-		}
-	}
-	s := session.New(p, f.operation)
-	if f.advisories != "" {
-		set, err := profiles.LoadAdvisories(f.advisories)
-		if err != nil {
-			return &exitError{code: session.ExitUsage, err: err}
-		}
-		s.UseAdvisories(set)
-	}
-	var store *runlog.Store
-	if f.logDir != "" {
-		var err error
-		if store, err = runlog.Open(f.logDir, p.Facility.ID); err != nil {
-			return &exitError{code: session.ExitUsage, err: fmt.Errorf("open the run log: %w", err)}
-		}
-		defer store.Close()
-		for _, n := range store.Notes {
-			fmt.Fprintln(cmd.ErrOrStderr(), "preflight: run log:", n)
-		}
-	}
-	if !f.noTUI && att == nil && f.format == "text" && isTerminal(cmd.OutOrStdout()) {
-		var save tui.SaveFunc
-		if store != nil {
-			if err := s.UseStore(store); err != nil {
-				return &exitError{code: session.ExitUsage, err: err}
-			}
-			save = store.SealFunc(key)
-		}
-		out, err := tui.Run(cmd.Context(), s, tui.Options{Lang: f.lang, Save: save, Signer: signer(key)})
-		fmt.Fprintln(cmd.ErrOrStderr(), "preflight:", out.Summary())
-		code := session.ExitCode(out.Verdict)
-		switch {
-		case err != nil:
-			return &exitError{code: max(code, session.ExitNoGo), err: err}
-		case out.SaveErr != nil:
-			return &exitError{code: max(code, session.ExitNoGo)}
-		case code != 0:
-			return &exitError{code: code}
-		}
-		return nil
-	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
-	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C ends the process the default way
-	code, err := s.RunPlain(ctx, session.PlainOptions{
-		Format: f.format, Lang: f.lang, Color: f.format == "text" && colorOK(cmd.OutOrStdout()),
-		Attest: att, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Progress: true, Store: store, Key: key,
-	})
-	if err != nil || code != 0 {
-		return &exitError{code: code, err: err}
-	}
-	return nil
 }
 
 func validateCmd() *cobra.Command {

@@ -150,7 +150,8 @@ inter-facility-monitoring: {answer: yes, evidence: "SOC ticket 4412"}
 	logDir := filepath.Join(dir, "log")
 	code, stdout, stderr = run(t, "demo", "--side", "surgeon", "--no-tui", "--format", "json", "--attest", answers, "--log-dir", logDir)
 	r := decodeOne(t, stdout)
-	if code != 0 || r.Verdict != runlog.GO {
+	// GO at the surgeon side; the patient side keeps its planted flaws, so the operation is not ready (4).
+	if code != 4 || r.Verdict != runlog.GO || !strings.Contains(stderr, "Joint verdict for operation DEMO-OP-1: NOT READY") {
 		t.Fatalf("exit %d verdict %s blocking %v\n%s", code, r.Verdict, r.Blocking, stderr)
 	}
 	if len(r.Waivers) != 1 || r.Waivers[0].Item != "video-relay-tls" || r.Waivers[0].By != "Tanaka" {
@@ -280,7 +281,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestHelpShowsExamples(t *testing.T) {
-	for _, cmd := range []string{"run", "demo", "validate", "template", "version"} {
+	for _, cmd := range []string{"run", "demo", "validate", "template", "version", "serve", "export", "import", "keygen"} {
 		code, stdout, _ := run(t, cmd, "--help")
 		if code != 0 || !strings.Contains(stdout, "Examples:") || !strings.Contains(stdout, "preflight "+cmd) {
 			t.Errorf("%s --help: exit %d\n%s", cmd, code, stdout)
