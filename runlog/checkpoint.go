@@ -21,13 +21,14 @@ import (
 // Origin is the checkpoint origin (and facility key name) of a facility's log.
 func Origin(facilityID string) string { return "preflight/" + facilityID }
 
-// tree holds a log's stored hashes in memory (a few hundred kilobytes for ten thousand runs).
-type tree struct {
+// Tree holds a log's stored hashes in memory (a few hundred kilobytes for ten thousand runs): the facility
+// log's own, and a peer's log rebuilt from the leaf hashes in a bundle.
+type Tree struct {
 	hashes []tlog.Hash
 	n      int64
 }
 
-func (t *tree) ReadHashes(idx []int64) ([]tlog.Hash, error) {
+func (t *Tree) ReadHashes(idx []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(idx))
 	for i, x := range idx {
 		if x < 0 || x >= int64(len(t.hashes)) {
@@ -39,7 +40,7 @@ func (t *tree) ReadHashes(idx []int64) ([]tlog.Hash, error) {
 }
 
 // add appends a leaf by its record hash.
-func (t *tree) add(leaf tlog.Hash) error {
+func (t *Tree) add(leaf tlog.Hash) error {
 	hs, err := tlog.StoredHashesForRecordHash(t.n, leaf, t)
 	if err != nil {
 		return err
@@ -50,7 +51,7 @@ func (t *tree) add(leaf tlog.Hash) error {
 }
 
 // root is the tree hash of the first n leaves; the empty tree's is SHA-256 of nothing (RFC 6962).
-func (t *tree) root(n int64) (tlog.Hash, error) {
+func (t *Tree) root(n int64) (tlog.Hash, error) {
 	if n == 0 {
 		return tlog.Hash(sha256.Sum256(nil)), nil
 	}
@@ -123,3 +124,9 @@ func openNote(msg []byte, known note.Verifiers) (*note.Note, error) {
 	}
 	return n, nil
 }
+
+// Append adds a leaf by its record hash.
+func (t *Tree) Append(leaf tlog.Hash) error { return t.add(leaf) }
+
+// Root is the tree hash of every leaf appended so far.
+func (t *Tree) Root() (tlog.Hash, error) { return t.root(t.n) }

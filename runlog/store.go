@@ -59,7 +59,7 @@ type Store struct {
 	fvkey    string
 	fk       *FacilityKey
 	roster   *Roster
-	tree     tree
+	tree     Tree
 	index    []IndexEntry
 	active   map[string]*Journal
 	broken   error

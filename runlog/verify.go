@@ -148,7 +148,7 @@ func Verify(dir string, opt VerifyOptions) (*Verification, error) {
 		}
 		vr.checkPrev(entries, int(st.Leaf), st.header)
 	}
-	tr := &tree{}
+	tr := &Tree{}
 	vr.buildTree(tr, leaves)
 	vr.attributeLeaves(tr, entries, checked)
 	for _, st := range checked {
@@ -215,7 +215,7 @@ func (vr *verifier) leafHashesFromIndex(entries []IndexEntry) []tlog.Hash {
 	return leaves
 }
 
-func (vr *verifier) buildTree(tr *tree, leaves []tlog.Hash) {
+func (vr *verifier) buildTree(tr *Tree, leaves []tlog.Hash) {
 	for _, l := range leaves {
 		_ = tr.add(l)
 	}

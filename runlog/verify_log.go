@@ -73,7 +73,7 @@ func (vr *verifier) loadCheckpoint() {
 // attributeLeaves decides, for each run whose record.json does not hash to the leaf the index lists,
 // which of the two was altered: when the records as they are hash to the root the facility key
 // signed, the index was; otherwise the record.
-func (vr *verifier) attributeLeaves(tr *tree, entries []IndexEntry, checked []*runCheck) {
+func (vr *verifier) attributeLeaves(tr *Tree, entries []IndexEntry, checked []*runCheck) {
 	c := vr.v.Checkpoint
 	recordsSigned := false
 	if c != nil && c.Size <= tr.n {
@@ -96,7 +96,7 @@ func (vr *verifier) attributeLeaves(tr *tree, entries []IndexEntry, checked []*r
 }
 
 // checkLogCheckpoint compares the log checkpoint with the log.
-func (vr *verifier) checkLogCheckpoint(tr *tree, entries []IndexEntry) {
+func (vr *verifier) checkLogCheckpoint(tr *Tree, entries []IndexEntry) {
 	if vr.v.Checkpoint == nil {
 		return
 	}
@@ -123,7 +123,7 @@ func (vr *verifier) checkLogCheckpoint(tr *tree, entries []IndexEntry) {
 	}
 }
 
-func (vr *verifier) checkHeldCheckpoint(tr *tree, msg []byte) {
+func (vr *verifier) checkHeldCheckpoint(tr *Tree, msg []byte) {
 	c, err := ParseCheckpoint(msg, vr.roster.Facility)
 	if err != nil {
 		vr.add(Tampered, "(held checkpoint)", "", "%v", err)

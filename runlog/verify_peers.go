@@ -22,7 +22,7 @@ type PeerWitness struct {
 // key; each witnessed checkpoint signed by the pinned key and cosigned by this facility, each extending
 // the one before it by the proof kept with it; this log's checkpoint as the peer cosigned it, which the
 // log must still hold; and the peer's sealed records, in their canonical form.
-func (vr *verifier) checkPeers(tr *tree) {
+func (vr *verifier) checkPeers(tr *Tree) {
 	ents, err := os.ReadDir(filepath.Join(vr.dir, PeersDir))
 	if errors.Is(err, os.ErrNotExist) {
 		return
@@ -40,7 +40,7 @@ func (vr *verifier) checkPeers(tr *tree) {
 	}
 }
 
-func (vr *verifier) checkPeer(tr *tree, peer string) PeerWitness {
+func (vr *verifier) checkPeer(tr *Tree, peer string) PeerWitness {
 	pw := PeerWitness{Peer: peer, Witnessed: -1, Cosigned: -1}
 	dir := filepath.Join(vr.dir, PeersDir, peer)
 	file := func(f string) string { return filepath.Join(PeersDir, peer, f) }

@@ -156,7 +156,7 @@ func (vr *verifier) checkRunDir(dir string, add addFunc) {
 }
 
 // checkRunCheckpoint checks the checkpoint signed right after the run was sealed.
-func (vr *verifier) checkRunCheckpoint(tr *tree, e IndexEntry, st *RunStatus) {
+func (vr *verifier) checkRunCheckpoint(tr *Tree, e IndexEntry, st *RunStatus) {
 	file := rel(e.RunID, RunCkptFile)
 	add := func(sev Severity, format string, args ...any) {
 		st.Problems = append(st.Problems, Problem{sev, file, e.RunID, sprintf(format, args...)})

@@ -61,7 +61,7 @@ type LogView struct {
 	Checkpoint     Checkpoint
 	CheckpointNote []byte
 	entries        []IndexEntry // the leaves the checkpoint covers
-	tree           tree
+	tree           Tree
 }
 
 // OpenView reads the log in dir at its latest checkpoint, and checks that the index hashes to the root

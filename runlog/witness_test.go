@@ -224,7 +224,7 @@ func rollTo(t *testing.T, dir string, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tr tree
+	var tr Tree
 	for _, e := range entries[:n] {
 		h, _ := decodeLeafHash(e.LeafHash)
 		_ = tr.add(h)
