@@ -9,76 +9,8 @@
 # Run by tui/tmux_test.go (go test ./tui). Needs tmux (Debian package tmux). The demo listens on fixed
 # 127.77.x.y / 127.78.x.y addresses: each demo runs in a private network namespace (unshare --net,
 # loopback only) when this host allows it, so it never collides with another test's demo.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin"
-
-if ! command -v tmux >/dev/null; then
-  echo "tui-tmux-peer-test: tmux is not installed (apt-get install tmux)" >&2
-  exit 77
-fi
-
-work=$(mktemp -d)
-sock="$work/tmux.sock"
-t() { tmux -u -S "$sock" "$@"; }
-cleanup() {
-  t kill-server 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-go build -o "$work/preflight" ./cmd/preflight
-
-cat >"$work/pane.sh" <<'EOF'
-#!/bin/sh
-if [ "$ISOLATE" = 1 ]; then
-  exec unshare --net sh -c 'ip link set lo up && exec "$@"' sh "$@"
-fi
-exec "$@"
-EOF
-chmod +x "$work/pane.sh"
-isolate=0
-if unshare --net sh -c 'ip link set lo up' 2>/dev/null; then isolate=1; fi
-echo "tui-tmux-peer-test: demo in a private network namespace: $([ $isolate = 1 ] && echo yes || echo no)"
-
-screen() { t capture-pane -p -t "$1"; }
-
-wait_for() { # SESSION TEXT [SECONDS]
-  local s=$1 text=$2 limit=${3:-20} i=0
-  while [ $i -lt $((limit * 10)) ]; do
-    if screen "$s" 2>/dev/null | grep -qF -- "$text"; then return 0; fi
-    sleep 0.1
-    i=$((i + 1))
-  done
-  echo "tui-tmux-peer-test: FAIL: the screen never showed: $text" >&2
-  screen "$s" >&2 || true
-  exit 1
-}
-
-count() { screen "$1" | grep -oF -- "$2" | wc -l; }
-
-wait_count() { # SESSION TEXT N [SECONDS]: until TEXT shows N times
-  local s=$1 text=$2 n=$3 limit=${4:-20} i=0
-  while [ $i -lt $((limit * 10)) ]; do
-    if [ "$(count "$s" "$text")" -ge "$n" ]; then return 0; fi
-    sleep 0.1
-    i=$((i + 1))
-  done
-  echo "tui-tmux-peer-test: FAIL: the screen never showed '$text' $n times" >&2
-  screen "$s" >&2 || true
-  exit 1
-}
-
-keys() {
-  local s=$1
-  shift
-  for k in "$@"; do
-    t send-keys -t "$s" "$k"
-    sleep 0.12
-  done
-}
-
-fail() { echo "tui-tmux-peer-test: FAIL: $*" >&2; exit 1; }
+name=tui-tmux-peer-test
+. "$(dirname "$0")/tmux-lib.sh"
 
 # answer_all SESSION PROFILE: from the top of the list, answer every manual item "not applicable".
 answer_all() {

@@ -10,65 +10,8 @@
 # scripts/tui-tmux-peer-test.sh drives both facilities to OPERATION READY.
 # The demo listens on fixed 127.77.x.y ports; when this host allows it, each demo runs in a private
 # network namespace (unshare --net, loopback only), so it can never collide with another test's demo.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin"
-
-if ! command -v tmux >/dev/null; then
-  echo "tui-tmux-test: tmux is not installed (apt-get install tmux)" >&2
-  exit 77
-fi
-
-work=$(mktemp -d)
-sock="$work/tmux.sock"
-t() { tmux -u -S "$sock" "$@"; }
-cleanup() {
-  t kill-server 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-go build -o "$work/preflight" ./cmd/preflight
-
-# The pane's command: the demo, in its own network namespace when possible.
-cat >"$work/pane.sh" <<'EOF'
-#!/bin/sh
-if [ "$ISOLATE" = 1 ]; then
-  exec unshare --net sh -c 'ip link set lo up && exec "$@"' sh "$@"
-fi
-exec "$@"
-EOF
-chmod +x "$work/pane.sh"
-isolate=0
-if unshare --net sh -c 'ip link set lo up' 2>/dev/null; then isolate=1; fi
-echo "tui-tmux-test: demo in a private network namespace: $([ $isolate = 1 ] && echo yes || echo no)"
-
-screen() { t capture-pane -p -t "$1"; }
-
-# wait_for SESSION TEXT [SECONDS]: until the screen shows TEXT.
-wait_for() {
-  local s=$1 text=$2 limit=${3:-15} i=0
-  while [ $i -lt $((limit * 10)) ]; do
-    if screen "$s" 2>/dev/null | grep -qF -- "$text"; then return 0; fi
-    sleep 0.1
-    i=$((i + 1))
-  done
-  echo "tui-tmux-test: FAIL: the screen never showed: $text" >&2
-  screen "$s" >&2 || true
-  exit 1
-}
-
-# keys SESSION KEY...: one key at a time, so that Escape is never read as Alt with the next key.
-keys() {
-  local s=$1
-  shift
-  for k in "$@"; do
-    t send-keys -t "$s" "$k"
-    sleep 0.15
-  done
-}
-
-type_text() { t send-keys -t "$1" -l "$2"; sleep 0.2; }
+name=tui-tmux-test
+. "$(dirname "$0")/tmux-lib.sh"
 
 start_demo() { # SESSION LOGDIR
   t new-session -d -s "$1" -x 80 -y 24 \
@@ -76,10 +19,8 @@ start_demo() { # SESSION LOGDIR
   t set-option -s escape-time 10 >/dev/null
 }
 
-fail() { echo "tui-tmux-test: FAIL: $*" >&2; exit 1; }
-
 # Every probe of the demo profile resolved: "P/N done", P probes of N items (the rest are manual).
-demo_profile=profiles/builtin/demo-patient.yaml # from the repository root (cd above)
+demo_profile=profiles/builtin/demo-patient.yaml # from the repository root (tmux-lib.sh cds there)
 all_probed="$(grep -c '^ *probe:' "$demo_profile")/$(grep -c '^      - id:' "$demo_profile") done"
 
 # --- 1. demo → answer with evidence → sign off -------------------------------------------------------
