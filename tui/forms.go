@@ -107,84 +107,62 @@ func (f answerForm) View() string {
 	return strings.Join(b, "\n")
 }
 
-// waiveForm takes the reason for waiving a failed warning-level item.
-type waiveForm struct {
+// lineForm takes one line of text about an item — a waiver's reason, or what the operator reads off a
+// device — and sends the message submit makes of it.
+type lineForm struct {
 	c             *common
 	id            string
 	input         textinput.Model
 	err           string
 	width, height int
+	title, label  string
+	needed        string                        // the error shown when the line is empty
+	context       func(f lineForm) []string     // lines about the item, above the field
+	submit        func(id, text string) tea.Msg // the message a confirmed line becomes
 }
 
-func newWaiveForm(c *common, id string) (waiveForm, tea.Cmd) {
-	f := waiveForm{c: c, id: id, input: newInput(c, 500)}
-	return f, f.input.Focus()
+func (f lineForm) start() (lineForm, tea.Cmd) { return f, f.input.Focus() }
+
+// newWaiveForm takes the reason for waiving a failed warning-level item.
+func newWaiveForm(c *common, id string) (lineForm, tea.Cmd) {
+	return lineForm{c: c, id: id, input: newInput(c, 500), title: "waive-title", label: "reason-field",
+		needed: "reason-needed",
+		context: func(f lineForm) []string {
+			it := f.c.sess.Record.Item(f.id)
+			glyph, word, paint := f.c.state(it)
+			return append([]string{fit(paint(glyph+" "+word)+"  "+f.c.styles.Bold.Render(it.Title.In(f.c.lang)), f.width)},
+				wrap(it.Summary, f.width)...)
+		},
+		submit: func(id, text string) tea.Msg { return waiveMsg{w: runlog.Waiver{Item: id, Reason: text}} },
+	}.start()
 }
 
-func (f waiveForm) Update(msg tea.Msg) (waiveForm, tea.Cmd) {
-	if k, ok := msg.(tea.KeyPressMsg); ok {
-		switch {
-		case key.Matches(k, f.c.keys.Cancel):
-			return f, send(cancelMsg{})
-		case key.Matches(k, f.c.keys.Submit):
-			reason := strings.TrimSpace(f.input.Value())
-			if reason == "" {
-				f.err = f.c.t("reason-needed")
-				return f, nil
-			}
-			return f, send(waiveMsg{w: runlog.Waiver{Item: f.id, Reason: reason}})
-		}
-	}
-	var cmd tea.Cmd
-	f.input, cmd = f.input.Update(msg)
-	return f, cmd
-}
-
-func (f *waiveForm) SetSize(w, h int) {
-	f.width, f.height = w, h
-	f.input.SetWidth(max(10, w-4))
-}
-
-func (f waiveForm) View() string {
-	c, st := f.c, f.c.styles
-	it := c.sess.Record.Item(f.id)
-	glyph, word, paint := c.state(it)
-	b := []string{st.FormTitle.Render(c.t("waive-title")), ""}
-	b = append(b, fit(paint(glyph+" "+word)+"  "+st.Bold.Render(it.Title.In(c.lang)), f.width))
-	b = append(b, wrap(it.Summary, f.width)...)
-	b = append(b, "", st.FormLabel.Render(fit(c.t("reason-field"), f.width)), f.input.View())
-	b = append(b, errLines(st, f.err, f.width)...)
-	b = append(b, "", st.FormHint.Render(fit(c.t("form-keys"), f.width)))
-	return strings.Join(b, "\n")
-}
-
-// valueForm takes what the operator reads off a device for a probe item that asks for it (a firmware
+// newValueForm takes what the operator reads off a device for a probe item that asks for it (a firmware
 // version from the appliance's admin screen); the probe judges it by its own rules.
-type valueForm struct {
-	c             *common
-	id            string
-	input         textinput.Model
-	err           string
-	width, height int
+func newValueForm(c *common, id string) (lineForm, tea.Cmd) {
+	return lineForm{c: c, id: id, input: newInput(c, 200), title: "value-title", label: "value-field",
+		needed: "value-needed",
+		context: func(f lineForm) []string {
+			it := f.c.sess.Record.Item(f.id)
+			return append([]string{f.c.styles.Bold.Render(fit(it.Title.In(f.c.lang), f.width))},
+				wrap(f.c.sess.Prompt(f.id), f.width)...)
+		},
+		submit: func(id, text string) tea.Msg { return valueMsg{id: id, value: text} },
+	}.start()
 }
 
-func newValueForm(c *common, id string) (valueForm, tea.Cmd) {
-	f := valueForm{c: c, id: id, input: newInput(c, 200)}
-	return f, f.input.Focus()
-}
-
-func (f valueForm) Update(msg tea.Msg) (valueForm, tea.Cmd) {
+func (f lineForm) Update(msg tea.Msg) (lineForm, tea.Cmd) {
 	if k, ok := msg.(tea.KeyPressMsg); ok {
 		switch {
 		case key.Matches(k, f.c.keys.Cancel):
 			return f, send(cancelMsg{})
 		case key.Matches(k, f.c.keys.Submit):
-			v := strings.TrimSpace(f.input.Value())
-			if v == "" {
-				f.err = f.c.t("value-needed")
+			text := strings.TrimSpace(f.input.Value())
+			if text == "" {
+				f.err = f.c.t(f.needed)
 				return f, nil
 			}
-			return f, send(valueMsg{id: f.id, value: v})
+			return f, send(f.submit(f.id, text))
 		}
 	}
 	var cmd tea.Cmd
@@ -192,20 +170,18 @@ func (f valueForm) Update(msg tea.Msg) (valueForm, tea.Cmd) {
 	return f, cmd
 }
 
-func (f *valueForm) SetSize(w, h int) {
+func (f *lineForm) SetSize(w, h int) {
 	f.width, f.height = w, h
 	f.input.SetWidth(max(10, w-4))
 }
 
-func (f valueForm) View() string {
-	c, st := f.c, f.c.styles
-	it := c.sess.Record.Item(f.id)
-	b := []string{st.FormTitle.Render(c.t("value-title")), ""}
-	b = append(b, st.Bold.Render(fit(it.Title.In(c.lang), f.width)))
-	b = append(b, wrap(c.sess.Prompt(f.id), f.width)...)
-	b = append(b, "", st.FormLabel.Render(fit(c.t("value-field"), f.width)), f.input.View())
+func (f lineForm) View() string {
+	st := f.c.styles
+	b := []string{st.FormTitle.Render(f.c.t(f.title)), ""}
+	b = append(b, f.context(f)...)
+	b = append(b, "", st.FormLabel.Render(fit(f.c.t(f.label), f.width)), f.input.View())
 	b = append(b, errLines(st, f.err, f.width)...)
-	b = append(b, "", st.FormHint.Render(fit(c.t("form-keys"), f.width)))
+	b = append(b, "", st.FormHint.Render(fit(f.c.t("form-keys"), f.width)))
 	return strings.Join(b, "\n")
 }
 

@@ -50,8 +50,8 @@ type Model struct {
 	list   checklist
 	detail detail
 	answer answerForm
-	waive  waiveForm
-	value  valueForm
+	waive  lineForm
+	value  lineForm
 	sign   signForm
 	peer   peerPanel
 	help   help.Model
