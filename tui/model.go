@@ -324,6 +324,13 @@ func (m *Model) signed() bool {
 	return false
 }
 
+// open shows a form's screen over the current body; cmd is the form's first command (its cursor).
+func (m *Model) open(sc screen, cmd tea.Cmd) tea.Cmd {
+	m.back, m.screen = m.body(), sc
+	m.layout()
+	return cmd
+}
+
 func (m *Model) openAnswer(id, answer string) tea.Cmd {
 	if m.signed() {
 		return nil
@@ -334,9 +341,7 @@ func (m *Model) openAnswer(id, answer string) tea.Cmd {
 	}
 	var cmd tea.Cmd
 	m.answer, cmd = newAnswerForm(m.c, id, answer)
-	m.back, m.screen = m.body(), screenAnswer
-	m.layout()
-	return cmd
+	return m.open(screenAnswer, cmd)
 }
 
 func (m *Model) openWaive(id string) tea.Cmd {
@@ -360,9 +365,7 @@ func (m *Model) openWaive(id string) tea.Cmd {
 	}
 	var cmd tea.Cmd
 	m.waive, cmd = newWaiveForm(m.c, id)
-	m.back, m.screen = m.body(), screenWaive
-	m.layout()
-	return cmd
+	return m.open(screenWaive, cmd)
 }
 
 func (m *Model) openValue(id string) tea.Cmd {
@@ -375,9 +378,7 @@ func (m *Model) openValue(id string) tea.Cmd {
 	}
 	var cmd tea.Cmd
 	m.value, cmd = newValueForm(m.c, id)
-	m.back, m.screen = m.body(), screenValue
-	m.layout()
-	return cmd
+	return m.open(screenValue, cmd)
 }
 
 func (m *Model) openSign() tea.Cmd {
@@ -390,9 +391,7 @@ func (m *Model) openSign() tea.Cmd {
 	}
 	var cmd tea.Cmd
 	m.sign, cmd = newSignForm(m.c)
-	m.back, m.screen = m.body(), screenSign
-	m.layout()
-	return cmd
+	return m.open(screenSign, cmd)
 }
 
 // rerun runs one probe item again.
