@@ -226,19 +226,29 @@ exist yet is created when --facility names the facility (the profile's facility 
 	return c
 }
 
-func addSigners(cmd *cobra.Command, dir, facility string, pubs []string) error {
+// openLog opens the facility log in dir as its writer, creating it for facility when it does not exist;
+// a facility given must match the log's own.
+func openLog(dir, facility string) (*runlog.Store, error) {
 	have, err := runlog.FacilityOf(dir)
 	switch {
 	case err == nil && facility != "" && facility != have:
-		return usageErr("%s is the log of facility %s, not %s", dir, have, facility)
+		return nil, usageErr("%s is the log of facility %s, not %s", dir, have, facility)
 	case err == nil:
 		facility = have
 	case facility == "":
-		return usageErr("%v — or add --facility ID (the profile's facility id) to create it now", err)
+		return nil, usageErr("%v — or add --facility ID (the profile's facility id) to create it now", err)
 	}
 	st, err := runlog.Open(dir, facility)
 	if err != nil {
-		return &exitError{code: session.ExitUsage, err: err}
+		return nil, &exitError{code: session.ExitUsage, err: err}
+	}
+	return st, nil
+}
+
+func addSigners(cmd *cobra.Command, dir, facility string, pubs []string) error {
+	st, err := openLog(dir, facility)
+	if err != nil {
+		return err
 	}
 	defer st.Close()
 	for _, p := range pubs {

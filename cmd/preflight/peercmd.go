@@ -196,18 +196,9 @@ Exit codes: 0 verified and kept, 1 the bundle does not verify (nothing kept), 2 
 // facilityIdentity makes (or shows) the facility's TLS identity for the peer link in the log dir, and
 // prints the line the other facility pins.
 func facilityIdentity(cmd *cobra.Command, dir, facility string) error {
-	have, err := runlog.FacilityOf(dir)
-	switch {
-	case err == nil && facility != "" && facility != have:
-		return usageErr("%s is the log of facility %s, not %s", dir, have, facility)
-	case err == nil:
-		facility = have
-	case facility == "":
-		return usageErr("%v — or add --facility ID (the profile's facility id) to create it now", err)
-	}
-	st, err := runlog.Open(dir, facility)
+	st, err := openLog(dir, facility)
 	if err != nil {
-		return &exitError{code: session.ExitUsage, err: err}
+		return err
 	}
 	defer st.Close()
 	id, made, err := peer.EnsureIdentity(st)
