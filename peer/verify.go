@@ -39,6 +39,7 @@ type Side struct {
 	Interrupted string
 	Done, Total int       // a run in progress
 	StartedAt   time.Time // of the run in progress
+	FinishedAt  time.Time // of the sealed run, by its facility's clock
 
 	Signer, SignerRole, UserID, Meaning string
 	SignedAt                            time.Time
@@ -55,7 +56,7 @@ type Side struct {
 func sealedSide(s *runlog.Sealed, leaf int64, checkpoint string) Side {
 	r := s.Record
 	sd := Side{Facility: r.Facility.ID, Role: r.Facility.Role, RunID: r.RunID, Verdict: r.Verdict, Blocking: r.Blocking,
-		Interrupted: r.Interrupted, Signature: s.Signature.Status, RecordSHA256: r.SHA256, ProfileSHA256: r.Profile.SHA256,
+		Interrupted: r.Interrupted, FinishedAt: r.FinishedAt, Signature: s.Signature.Status, RecordSHA256: r.SHA256, ProfileSHA256: r.Profile.SHA256,
 		Leaf: leaf, Checkpoint: checkpoint, record: s.Data}
 	if so := r.Signoff; so != nil {
 		sd.Signer, sd.SignerRole, sd.UserID, sd.Meaning, sd.SignedAt = so.Name, so.Role, so.UserID, so.Meaning, so.At

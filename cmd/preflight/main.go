@@ -97,7 +97,7 @@ func (f *runFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.advisories, "advisories", "", "advisory set to judge firmware against, instead of the one built in (see README: keeping the advisory set current)")
 	c.Flags().BoolVar(&f.sign, "sign", false, "sign the run off with --key (passphrase from $PREFLIGHT_PASSPHRASE, else asked on the terminal)")
 	c.Flags().StringVar(&f.key, "key", "", "personal signing key file (preflight keygen) for --sign")
-	c.Flags().DurationVar(&f.peerWait, "peer-wait", 0, "without the TUI: after sealing, wait this long for the joint verdict to become OPERATION READY (profiles with a peer)")
+	c.Flags().DurationVar(&f.peerWait, "peer-wait", 0, "without the TUI: after sealing, wait up to this long for the joint verdict to become OPERATION READY, or to be decided by the peer's run (profiles with a peer)")
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json", "junit"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = c.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions([]string{"en", "ja"}, cobra.ShellCompDirectiveNoFileComp))
 }

@@ -124,11 +124,11 @@ func (fa *facility) runPlain(ctx context.Context, f *runFlags, stdout, stderr io
 	})
 }
 
-// joint looks at the peer after the run is sealed — waiting up to --peer-wait for OPERATION READY —
-// prints what it found (after the report in text, on stderr otherwise), and turns a GO into
-// ExitNotReady when the joint verdict is not ready.
+// joint looks at the peer after the run is sealed — waiting up to --peer-wait for OPERATION READY, or
+// until waiting cannot change the outcome —, prints what it found (after the report in text, on stderr
+// otherwise), and turns a GO into ExitNotReady when the joint verdict is not ready.
 func (fa *facility) joint(ctx context.Context, f *runFlags, stdout, stderr io.Writer, code int) int {
-	st := waitPeer(ctx, fa.link, f.peerWait)
+	st := waitPeer(ctx, fa.link, f.peerWait, fa.sess.Record.StartedAt)
 	w := stderr
 	if f.format == "text" {
 		w = stdout
@@ -141,13 +141,14 @@ func (fa *facility) joint(ctx context.Context, f *runFlags, stdout, stderr io.Wr
 	return code
 }
 
-// waitPeer looks at the peer until the joint verdict is ready or wait has passed (at least once).
-func waitPeer(ctx context.Context, l *peer.Link, wait time.Duration) peer.Status {
+// waitPeer looks at the peer (at least once) until the joint verdict is settled for the run that began
+// at began, or wait has passed.
+func waitPeer(ctx context.Context, l *peer.Link, wait time.Duration, began time.Time) peer.Status {
 	deadline := time.Now().Add(wait)
 	for {
 		st := l.Poll(ctx)
 		left := time.Until(deadline)
-		if st.Ready() || left <= 0 || ctx.Err() != nil {
+		if settled(st, began) || left <= 0 || ctx.Err() != nil {
 			return st
 		}
 		select {
@@ -156,6 +157,33 @@ func waitPeer(ctx context.Context, l *peer.Link, wait time.Duration) peer.Status
 		case <-time.After(min(left, l.Interval())):
 		}
 	}
+}
+
+// settled reports whether looking at the peer again cannot change what the run that began at began ends
+// with, so that --peer-wait need not wait on:
+//   - the operation is ready;
+//   - the peer has sealed a run since this one began: the two runs of this round are judged, each side
+//     keeps the verdict in its log as it looks, and only a new run can change it;
+//   - this side's run is not GO, so it can never be ready, and the peer is not running a checklist whose
+//     record the verdict could still be kept with;
+//   - the peer link is not configured.
+//
+// A peer still running, not started, unreachable, or showing a run sealed before this one began (its
+// engineer may be running it again) is waited for.
+func settled(st peer.Status, began time.Time) bool {
+	running := st.Peer.State == peer.StateRunning || st.Peer.State == peer.StateNotStarted
+	switch {
+	case st.Ready(), st.Peer.State == peer.StateNotConfigured:
+		return true
+	case sealedState(st.Peer.State) && !st.Peer.FinishedAt.Before(began):
+		return true
+	}
+	return sealedState(st.Local.State) && st.Local.State != peer.StateGo && !running
+}
+
+// sealedState reports whether a side's state is that of a sealed run.
+func sealedState(s string) bool {
+	return s == peer.StateGo || s == peer.StateNoGo || s == peer.StateIncomplete || s == peer.StateInterrupted
 }
 
 // runTUI runs one facility's checklist in the terminal.

@@ -9,11 +9,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"text/template"
@@ -144,13 +146,13 @@ func ready(kind string) bool { ok, _ := probeReady(kind); return ok }
 type vantage struct {
 	name    string // profile template testdata/NAME.yaml.tmpl
 	role    string // namespace it runs in
-	answers bool   // the profile has manual items, answered from testdata/answers.yaml
+	answers string // answers file in testdata for the profile's manual items; "" when it has none
 }
 
 var vantages = []vantage{
-	{"patient-ts", netlab.PatientTS, true},
-	{"vendor-line", netlab.Vendor, false},
-	{"his-line", netlab.PatientHIS, false},
+	{"patient-ts", netlab.PatientTS, "answers.yaml"},
+	{"vendor-line", netlab.Vendor, ""},
+	{"his-line", netlab.PatientHIS, ""},
 }
 
 // profileData fills the profile templates from the lab's address plan, so they cannot drift apart.
@@ -162,6 +164,9 @@ var profileData = map[string]any{
 	"OutsideDNS": netlab.OutsideDNSAddr, "Vendor": netlab.VendorAddr, "VendorNet": netlab.VendorNet,
 	"VPNAPIPort": netlab.VPNAPIPort, "VPNStatusPath": netlab.VPNStatusPath,
 	"VPNTokenEnv": netlab.VPNTokenEnv, "SNMPCommunityEnv": netlab.SNMPCommunityEnv,
+	"SurgeonNet": netlab.SurgeonTSNet, "ClosedNet": netlab.ClosedNetAddr, "ServePort": netlab.ServePort,
+	"PatientServe": net.JoinHostPort(netlab.ClosedNetAddr, strconv.Itoa(netlab.ServePort)),
+	"SurgeonServe": net.JoinHostPort(netlab.ConsoleAddr, strconv.Itoa(netlab.ServePort)),
 }
 
 // writeProfiles renders every vantage's profile into dir and returns their paths by vantage name.
@@ -169,28 +174,34 @@ func writeProfiles(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	paths := map[string]string{}
 	for _, v := range vantages {
-		tmpl, err := template.New(v.name + ".yaml.tmpl").Funcs(template.FuncMap{"ready": ready}).
-			ParseFiles(filepath.Join("testdata", v.name+".yaml.tmpl"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		if err := tmpl.Execute(&b, profileData); err != nil {
-			t.Fatal(err)
-		}
-		paths[v.name] = filepath.Join(dir, v.name+".yaml")
-		if err := os.WriteFile(paths[v.name], b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		paths[v.name] = writeProfile(t, dir, v, profileData)
 	}
-	answers, err := os.ReadFile(filepath.Join("testdata", "answers.yaml"))
+	return paths
+}
+
+// writeProfile renders v's profile template with data into dir, next to its answers file, and returns
+// the profile's path.
+func writeProfile(t *testing.T, dir string, v vantage, data map[string]any) string {
+	t.Helper()
+	tmpl, err := template.New(v.name + ".yaml.tmpl").Funcs(template.FuncMap{"ready": ready}).
+		ParseFiles(filepath.Join("testdata", v.name+".yaml.tmpl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "answers.yaml"), answers, 0o644); err != nil {
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, data); err != nil {
 		t.Fatal(err)
 	}
-	return paths
+	path := filepath.Join(dir, v.name+".yaml")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if v.answers != "" {
+		if err := copyFile(filepath.Join("testdata", v.answers), filepath.Join(dir, v.answers)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
 }
 
 // startLab writes the profiles, starts a lab whose firewalls admit their pairs, and puts the lab's CA
@@ -256,17 +267,18 @@ type runResult struct {
 }
 
 // runPreflight runs the real binary inside v's namespace against its profile, answering the manual items
-// from answers.yaml (profiles that have any), and decodes the one run record it prints. It may run on any
-// goroutine: problems come back as an error.
-func runPreflight(ctx context.Context, l *netlab.Lab, v vantage, profile, operation string) (runResult, error) {
+// from v's answers file (profiles that have any), keeping the record in the log directory logDir(v)
+// next to the profile, and decodes the one run record it prints; extra are more flags of run. It may run
+// on any goroutine: problems come back as an error.
+func runPreflight(ctx context.Context, l *netlab.Lab, v vantage, profile, operation string, extra ...string) (runResult, error) {
 	dir := filepath.Dir(profile)
 	vpn := l.VPN()
 	args := []string{preflightBin, "run", "-p", profile, "--no-tui", "--format", "json", "--operation", operation,
-		"--log-dir", filepath.Join(dir, "logs-"+v.name), "--lang", "en"}
-	if v.answers {
-		args = append(args, "--attest", filepath.Join(dir, "answers.yaml"))
+		"--log-dir", logDir(dir, v), "--lang", "en"}
+	if v.answers != "" {
+		args = append(args, "--attest", filepath.Join(dir, v.answers))
 	}
-	cmd := l.Command(ctx, v.role, args...)
+	cmd := l.Command(ctx, v.role, append(args, extra...)...)
 	cmd.Env = append(os.Environ(), netlab.VPNTokenEnv+"=Bearer "+vpn.Token, netlab.SNMPCommunityEnv+"="+vpn.Community)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -285,6 +297,9 @@ func runPreflight(ctx context.Context, l *netlab.Lab, v vantage, profile, operat
 	}
 	return r, nil
 }
+
+// logDir is where runPreflight keeps v's facility log, in the directory of its profile.
+func logDir(dir string, v vantage) string { return filepath.Join(dir, "logs-"+v.name) }
 
 // statuses maps item id to status.
 func (r runResult) statuses() map[string]string {

@@ -203,8 +203,8 @@ func holdLab(t *testing.T, l *netlab.Lab, paths map[string]string) {
 	for _, v := range vantages {
 		dir := filepath.Dir(paths[v.name])
 		attest := ""
-		if v.answers {
-			attest = " --attest " + filepath.Join(dir, "answers.yaml")
+		if v.answers != "" {
+			attest = " --attest " + filepath.Join(dir, v.answers)
 		}
 		fmt.Fprintf(os.Stderr, "  %s=%q %s=%q ip netns exec %s %s run -p %s --no-tui --log-dir %s%s\n",
 			netlab.VPNTokenEnv, "Bearer "+vpn.Token, netlab.SNMPCommunityEnv, vpn.Community,

@@ -68,7 +68,10 @@ func (l *Lab) SetLink(ctx context.Context, link Link) error {
 	// The loss rule matches packets as they come back out of the relay, so each packet meets it once
 	// per direction. numgen over 10000 gives 0.01 % steps.
 	rules := "flush chain inet pfl forward\n"
-	if n := int(math.Round(link.Loss * 10000)); n > 0 {
+	switch n := int(math.Round(link.Loss * 10000)); {
+	case n >= 10000: // the line is cut (numgen's values end at 9999)
+		rules += "add rule inet pfl forward iifname \"tun0\" counter drop comment \"carrier loss 100%\"\n"
+	case n > 0:
 		rules += fmt.Sprintf("add rule inet pfl forward iifname \"tun0\" numgen random mod 10000 < %d counter drop comment \"carrier loss %g%%\"\n", n, link.Loss*100)
 	}
 	if err := l.nftFile(ctx, Carrier, "nft-carrier-loss.conf", rules); err != nil {

@@ -15,6 +15,9 @@ type Fault struct {
 	Name  string
 	Doc   string
 	Apply func(ctx context.Context, l *Lab) error
+	// Revert undoes Apply, so that one lab can serve several cases in turn; nil when the fault cannot be
+	// undone (a changed route or daemon configuration): such a case needs a fresh lab.
+	Revert func(ctx context.Context, l *Lab) error
 }
 
 // Apply plants a fault.
@@ -26,12 +29,26 @@ func (l *Lab) Apply(ctx context.Context, f Fault) error {
 	return nil
 }
 
+// Revert undoes a fault that Apply planted.
+func (l *Lab) Revert(ctx context.Context, f Fault) error {
+	if f.Revert == nil {
+		return fmt.Errorf("fault %s cannot be reverted: plant it in a fresh lab", f.Name)
+	}
+	l.Logf("revert %s", f.Name)
+	if err := f.Revert(ctx, l); err != nil {
+		return fmt.Errorf("revert %s: %w", f.Name, err)
+	}
+	return nil
+}
+
 // tsSources is the telesurgery segment with its closed-network leg, as firewall rules name it.
 const tsSources = "{ " + PatientTSNet + ", " + ClosedNetLeg + " }"
 
 // OpenFirewall adds an accept rule (nftables syntax) to a firewall's forward chain.
 func OpenFirewall(name, doc, firewall, rule string) Fault {
-	return Fault{Name: name, Doc: doc, Apply: func(ctx context.Context, l *Lab) error { return l.Allow(ctx, firewall, rule) }}
+	return Fault{Name: name, Doc: doc,
+		Apply:  func(ctx context.Context, l *Lab) error { return l.Allow(ctx, firewall, rule) },
+		Revert: func(ctx context.Context, l *Lab) error { return l.Remove(ctx, firewall, rule) }}
 }
 
 // HISExtraPort opens RDP on the HIS host to the telesurgery segment: a rule added for a one-off job
@@ -51,6 +68,16 @@ func HISToRobot() Fault {
 func SurgeonFirewallAny() Fault {
 	return OpenFirewall("surgeon-fw-any", "surgeon-fw accepts every port of the console from the patient side",
 		SurgeonFW, fmt.Sprintf("ip saddr %s ip daddr %s accept comment \"any/any from partner\"", tsSources, SurgeonTSNet))
+}
+
+// ServePortBlocked makes a firewall drop the peer link's port (ServePort) in both directions, open
+// connections included: a rule change that cuts the two facilities' preflight off from each other while
+// the carrier and the robot's own ports still work.
+func ServePortBlocked(firewall string) Fault {
+	rule := fmt.Sprintf("tcp dport %d drop comment \"cleanup: unknown port\"", ServePort)
+	return Fault{Name: "serve-port-blocked", Doc: fmt.Sprintf("%s drops the peer link's port %d", firewall, ServePort),
+		Apply:  func(ctx context.Context, l *Lab) error { return l.Block(ctx, firewall, rule) },
+		Revert: func(ctx context.Context, l *Lab) error { return l.Remove(ctx, firewall, rule) }}
 }
 
 // VendorDirect lets the contractor's network past the VPN straight to the robot (a "permit any" rule on
@@ -176,17 +203,30 @@ func sshFault(name, doc string, change func(*SSHConfig)) Fault {
 // CarrierLink sets the closed network's delay, jitter, loss and rate.
 func CarrierLink(name string, link Link) Fault {
 	return Fault{Name: name, Doc: fmt.Sprintf("carrier: %v ±%v one way, %g%% loss each way, %s", link.Delay, link.Jitter, link.Loss*100, rateText(link.Rate)),
-		Apply: func(ctx context.Context, l *Lab) error { return l.SetLink(ctx, link) }}
+		Apply:  func(ctx context.Context, l *Lab) error { return l.SetLink(ctx, link) },
+		Revert: func(ctx context.Context, l *Lab) error { return l.SetLink(ctx, l.opts.Carrier) }}
 }
 
 // ClockOffset puts the segment's time server off by d.
 func ClockOffset(d time.Duration) Fault {
 	return Fault{Name: "clock-offset", Doc: fmt.Sprintf("the segment's time server is off by %v", d),
-		Apply: func(ctx context.Context, l *Lab) error { l.SetClockOffset(d); return nil }}
+		Apply:  func(ctx context.Context, l *Lab) error { l.SetClockOffset(d); return nil },
+		Revert: func(ctx context.Context, l *Lab) error { l.SetClockOffset(0); return nil }}
 }
 
 // RobotExtraPort opens a forgotten service on the robot (telnet-like).
 func RobotExtraPort(port int) Fault {
-	return Fault{Name: "robot-extra-port", Doc: fmt.Sprintf("the robot listens on a forgotten service port %d", port),
-		Apply: func(ctx context.Context, l *Lab) error { return l.Listen(PatientTS, hostPort(RobotAddr, port)) }}
+	return extraPort("robot-extra-port", fmt.Sprintf("the robot listens on a forgotten service port %d", port), PatientTS, hostPort(RobotAddr, port))
+}
+
+// ConsoleExtraPort opens a forgotten service on the surgeon console (remote support left on): a fault
+// at the surgeon side that its own checklist sees.
+func ConsoleExtraPort(port int) Fault {
+	return extraPort("console-extra-port", fmt.Sprintf("the surgeon console listens on a forgotten service port %d", port), SurgeonTS, hostPort(ConsoleAddr, port))
+}
+
+func extraPort(name, doc, role, addr string) Fault {
+	return Fault{Name: name, Doc: doc,
+		Apply:  func(ctx context.Context, l *Lab) error { return l.Listen(role, addr) },
+		Revert: func(ctx context.Context, l *Lab) error { return l.Unlisten(role, addr) }}
 }

@@ -6,9 +6,11 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,7 +54,7 @@ var segmentSources = map[string][]string{PatientTSNet: {PatientTSNet, ClosedNetL
 // to reach from their vantage: a ports item's allow list, a connect item expecting open, an icmp item
 // expecting reachable, and the service port of every other probe (dns, ntp, tls, ssh, http, firmware).
 // Isolation items (connect closed, icmp unreachable) and the rest of a port range yield nothing: what the
-// profile does not name stays closed.
+// profile does not name stays closed. A profile's peer block adds the peer link (peerRules).
 func RulesFromProfiles(paths ...string) ([]Rule, error) {
 	var rules []Rule
 	for _, path := range paths {
@@ -83,8 +85,29 @@ func RulesFromProfiles(paths ...string) ([]Rule, error) {
 				rules = append(rules, Rule{Src: src, Dst: t.Address.Addr.String(), Proto: e.proto, Port: e.port, Note: it.ID})
 			}
 		}
+		if p.Peer != nil {
+			rules = append(rules, peerRules(p.Peer, src)...)
+		}
 	}
 	return rules, nil
+}
+
+// peerRules are the two flows of the peer link, which carries the facilities' checklists over the closed
+// network: this side's run asks the other facility's serve at peer.endpoint, from this segment; and the
+// other facility asks this side's serve at peer.listen — from its endpoint address, the one address of
+// the other facility the profile names (a facility whose link leaves from another address needs that
+// pair in its own profile, which the lab loads too).
+func peerRules(pe *profiles.Peer, src []string) []Rule {
+	ep, err := netip.ParseAddrPort(pe.Endpoint)
+	if err != nil { // validation refuses this; a profile without an endpoint has no link
+		return nil
+	}
+	rules := []Rule{{Src: src, Dst: ep.Addr().String(), Proto: "tcp", Port: int(ep.Port()), Note: "peer link to " + pe.ID}}
+	if ln, err := netip.ParseAddrPort(pe.Listen); err == nil {
+		rules = append(rules, Rule{Src: []string{ep.Addr().String()}, Dst: ln.Addr().String(), Proto: "tcp",
+			Port: int(ln.Port()), Note: "peer link from " + pe.ID})
+	}
+	return rules
 }
 
 type endpoint struct {
@@ -244,8 +267,52 @@ func (l *Lab) buildFirewalls(ctx context.Context) error {
 
 // Allow adds an accept rule to a firewall's forward chain (after the generated ones, before the policy).
 func (l *Lab) Allow(ctx context.Context, firewall string, rule string) error {
-	_, err := l.Exec(ctx, firewall, "nft", "add rule inet pfl forward "+rule)
+	return l.addRule(ctx, firewall, "add", rule)
+}
+
+// Block puts a rule at the top of a firewall's forward chain, ahead of the accept for established flows:
+// a drop there cuts connections that are already open, as a changed firewall does.
+func (l *Lab) Block(ctx context.Context, firewall string, rule string) error {
+	return l.addRule(ctx, firewall, "insert", rule)
+}
+
+// Remove deletes a rule that Allow or Block added to a firewall (the one added last, when the same rule
+// was added more than once), by the handle nftables gave it.
+func (l *Lab) Remove(ctx context.Context, firewall string, rule string) error {
+	key := firewall + " " + rule
+	l.mu.Lock()
+	hs := l.added[key]
+	if len(hs) == 0 {
+		l.mu.Unlock()
+		return fmt.Errorf("%s: no rule %q was added to remove", firewall, rule)
+	}
+	h := hs[len(hs)-1]
+	l.added[key] = hs[:len(hs)-1]
+	l.mu.Unlock()
+	_, err := l.Exec(ctx, firewall, "nft", fmt.Sprintf("delete rule inet pfl forward handle %d", h))
 	return err
+}
+
+var nftHandle = regexp.MustCompile(`# handle (\d+)`)
+
+// addRule adds (verb "add": last) or inserts (verb "insert": first) a rule and keeps its handle for Remove.
+func (l *Lab) addRule(ctx context.Context, firewall, verb, rule string) error {
+	out, err := l.Exec(ctx, firewall, "nft", "--echo", "--handle", verb+" rule inet pfl forward "+rule)
+	if err != nil {
+		return err
+	}
+	m := nftHandle.FindStringSubmatch(out)
+	if m == nil {
+		return fmt.Errorf("%s: nft added the rule but printed no handle: %s", firewall, out)
+	}
+	h, _ := strconv.Atoi(m[1])
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.added == nil {
+		l.added = map[string][]int{}
+	}
+	l.added[firewall+" "+rule] = append(l.added[firewall+" "+rule], h)
+	return nil
 }
 
 // Rules are the allowed pairs the lab took from its profiles.

@@ -62,7 +62,9 @@ type Lab struct {
 	inodes     []uint64
 	procs      map[string]*Proc
 	closers    []io.Closer
-	closed     bool // set when Close begins: nothing new may start
+	listeners  map[string]io.Closer // Listen's, by "role addr", for Unlisten
+	added      map[string][]int     // nftables handles of the rules Allow and Block added, by "firewall rule"
+	closed     bool                 // set when Close begins: nothing new may start
 	closeOnce  sync.Once
 	closeErr   error
 

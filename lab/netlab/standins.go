@@ -55,6 +55,12 @@ func (l *Lab) Listen(role, addr string) error {
 		return fmt.Errorf("listen %s in %s: %w", addr, role, err)
 	}
 	l.addCloser(ln)
+	l.mu.Lock()
+	if l.listeners == nil {
+		l.listeners = map[string]io.Closer{}
+	}
+	l.listeners[role+" "+addr] = ln
+	l.mu.Unlock()
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -65,6 +71,18 @@ func (l *Lab) Listen(role, addr string) error {
 		}
 	}()
 	return nil
+}
+
+// Unlisten closes a listener Listen opened: the port is closed again.
+func (l *Lab) Unlisten(role, addr string) error {
+	l.mu.Lock()
+	ln := l.listeners[role+" "+addr]
+	delete(l.listeners, role+" "+addr)
+	l.mu.Unlock()
+	if ln == nil {
+		return fmt.Errorf("nothing listens on %s in %s to close", addr, role)
+	}
+	return ln.Close()
 }
 
 // outsideDNS answers every A query with OutsideAnswer: a public resolver, so a leak is visible.

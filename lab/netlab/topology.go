@@ -60,6 +60,10 @@ const (
 	patientCarLeg = "198.18.100.0/30"
 )
 
+// ServePort is where each facility's `preflight serve` answers the other (the peer link): the patient
+// side on its closed-network leg (ClosedNetAddr), the surgeon side on the console's host (ConsoleAddr).
+const ServePort = 7443
+
 // Ports of the stand-in services.
 var (
 	RobotPorts   = []int{18022, 18443, 18444} // maintenance, control, video
@@ -142,11 +146,18 @@ func (l *Lab) buildTopology(ctx context.Context) error {
 		}
 	}
 	// IPv4 only: the lab's address plan is IPv4, and IPv6 link-local chatter would only add noise.
+	// Loose reverse-path filtering everywhere, whatever the host's setting (a new namespace inherits it,
+	// and the stricter of all/ and the interface's own applies): the surgeon side reaches the robot in over
+	// patient-fw's segment leg, and the segment answers over its own closed-network leg — a strict filter
+	// would drop the one or the other.
 	for _, role := range Roles {
 		for _, key := range []string{"all", "default"} {
 			if err := l.sysctl(role, "net/ipv6/conf/"+key+"/disable_ipv6", "1"); err != nil {
 				return err
 			}
+		}
+		if err := l.sysctl(role, "net/ipv4/conf/all/rp_filter", "2"); err != nil {
+			return err
 		}
 	}
 	batches := map[string][]string{}
