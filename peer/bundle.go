@@ -169,13 +169,13 @@ func ReadBundle(data []byte, pin *Pin, lastSize int64) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payload.leaves: %v", err)
 	}
-	t := &memTree{}
+	t := &runlog.Tree{}
 	for _, h := range leaves {
-		if err := t.add(h); err != nil {
+		if err := t.Append(h); err != nil {
 			return nil, fmt.Errorf("payload.leaves: %v", err)
 		}
 	}
-	if root, err := t.root(); err != nil || root != c.Root {
+	if root, err := t.Root(); err != nil || root != c.Root {
 		return nil, errors.New("payload.leaves: they do not hash to the root of the signed checkpoint: the leaves were altered")
 	}
 	st.Consistency = nil
@@ -223,40 +223,6 @@ func strictJSON(data []byte, v any) error {
 		return fmt.Errorf("byte %d: more data after the bundle", dec.InputOffset())
 	}
 	return nil
-}
-
-// memTree is a Merkle tree of leaf hashes in memory, for rebuilding a bundle's log.
-type memTree struct {
-	hashes []tlog.Hash
-	n      int64
-}
-
-func (t *memTree) ReadHashes(idx []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(idx))
-	for i, x := range idx {
-		if x < 0 || x >= int64(len(t.hashes)) {
-			return nil, fmt.Errorf("no stored hash %d", x)
-		}
-		out[i] = t.hashes[x]
-	}
-	return out, nil
-}
-
-func (t *memTree) add(leaf tlog.Hash) error {
-	hs, err := tlog.StoredHashesForRecordHash(t.n, leaf, t)
-	if err != nil {
-		return err
-	}
-	t.hashes = append(t.hashes, hs...)
-	t.n++
-	return nil
-}
-
-func (t *memTree) root() (tlog.Hash, error) {
-	if t.n == 0 {
-		return tlog.Hash(sha256.Sum256(nil)), nil
-	}
-	return tlog.TreeHash(t.n, t)
 }
 
 // BundleOperation is the operation a bundle names, read without checking anything (to know which
